@@ -1,0 +1,32 @@
+"""What every engine service shares: handlers, the spec cache, the codec, the clock and the limits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from engine.db import utcnow
+from engine.registry import HandlerRegistry
+from engine.repository.cache import SpecCache
+from engine.spiff.serializer import WorkflowCodec
+
+
+@dataclass(frozen=True)
+class EngineLimits:
+    """Tunable limits. Compaction keeps loops fast; ``max_tree_tasks`` stops a runaway instance loudly."""
+
+    compaction_threshold: int = 300
+    compaction_keep: int = 60
+    max_tree_tasks: int = 20_000
+
+
+@dataclass
+class EngineContext:
+    """Shared, long-lived parts of a process engine (one per process)."""
+
+    handlers: HandlerRegistry
+    clock: Callable[[], datetime] = utcnow
+    limits: EngineLimits = field(default_factory=EngineLimits)
+    codec: WorkflowCodec = field(default_factory=WorkflowCodec)
+    specs: SpecCache = field(default_factory=SpecCache)

@@ -1,0 +1,107 @@
+"""Database plumbing shared by every engine service: the declarative base, column types, engines, sessions.
+
+The engine never commits on its own: callers (CLI commands, web requests, scheduler ticks) open one
+transaction per operation with ``session.begin()`` and the services only add, flush and update inside it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every EOMS table."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always returned timezone-aware (SQLite keeps no offsets)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: EOMS stores only timezone-aware times")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def _json_dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """Create a SQLAlchemy engine for ``url`` with the settings EOMS relies on.
+
+    SQLite gets foreign keys, WAL journaling and a busy timeout so a web request and the worker can share
+    one file; PostgreSQL gets a pre-ping so a restarted server does not break the first request.
+    """
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, echo=echo, json_serializer=_json_dumps, connect_args={"timeout": 30}
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not pysqlite, decide where transactions begin, so SAVEPOINTs work and a
+            # transaction's reads and writes see one snapshot (a stale snapshot fails the write: a conflict).
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+        return engine
+    return create_engine(url, echo=echo, json_serializer=_json_dumps, pool_pre_ping=True)
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """A session factory whose sessions keep loaded objects usable after commit."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def is_write_conflict(err: BaseException) -> bool:
+    """True for a database error that means another transaction wrote first (SQLite's stale snapshot or
+    lock timeout, PostgreSQL's serialization failure or deadlock)."""
+    if not isinstance(err, OperationalError | DBAPIError):
+        return False
+    text = str(getattr(err, "orig", err)).lower()
+    return any(
+        marker in text
+        for marker in ("database is locked", "could not serialize access", "deadlock detected")
+    )

@@ -1,0 +1,37 @@
+"""The append-only history of every instance: who did what, when, to which task."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from engine.db import Base, UTCDateTime, utcnow
+
+EVENT_TYPES = (
+    "instance_started", "instance_completed", "instance_cancelled",
+    "task_created", "task_claimed", "task_unclaimed", "task_completed", "task_transferred", "task_returned",
+    "task_cancelled", "task_annotated", "step_completed", "handler_failed", "incident_opened",
+    "incident_retried", "incident_resolved",
+)
+
+
+class HistoryEvent(Base):
+    """One event. Rows are only ever inserted."""
+
+    __tablename__ = "history_event"
+    __table_args__ = (
+        Index("ix_history_event_instance", "instance_id", "id"),
+        Index("ix_history_event_type_at", "event_type", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    human_task_id: Mapped[int | None] = mapped_column(ForeignKey("human_task.id"), index=True)
+    node_id: Mapped[str | None] = mapped_column(String(200))
+    event_type: Mapped[str] = mapped_column(String(40))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,75 @@
+"""User-task extension properties analysts set in the modeler (formKey, timeLimit, warnBefore, …)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from engine.sla.durations import Duration, parse_duration
+
+ACTIONS = ("transfer", "return", "suspend", "extend")
+CALENDARS = ("workday", "24x7")
+DEFAULT_CALENDAR = "workday"
+
+
+@dataclass(frozen=True)
+class TaskProperties:
+    """The parsed properties of one user task."""
+
+    form_key: str | None = None
+    time_limit: Duration | None = None
+    warn_before: Duration | None = None
+    warn_percent: int | None = None
+    calendar: str = DEFAULT_CALENDAR
+    allow: frozenset[str] = field(default_factory=lambda: frozenset(ACTIONS))
+
+
+def parse_task_properties(props: dict[str, str]) -> tuple[TaskProperties, list[tuple[str, str]]]:
+    """Parse the property dict; returns the result and a list of ``(property, problem)`` pairs."""
+    problems: list[tuple[str, str]] = []
+
+    def duration(name: str) -> Duration | None:
+        raw = props.get(name)
+        if raw is None or raw == "":
+            return None
+        try:
+            return parse_duration(raw)
+        except ValueError as err:
+            problems.append((name, str(err)))
+            return None
+
+    limit = duration("timeLimit")
+    warn_before = duration("warnBefore")
+    warn_percent = None
+    if props.get("warnPercent"):
+        raw = props["warnPercent"].strip().rstrip("%")
+        if raw.isdigit() and 1 <= int(raw) <= 99:
+            warn_percent = int(raw)
+        else:
+            problems.append(("warnPercent", f"'{props['warnPercent']}' is not a whole percentage from 1 to 99"))
+    if warn_before is not None and warn_percent is not None:
+        problems.append(("warnBefore", "set either warnBefore or warnPercent, not both"))
+    if (warn_before is not None or warn_percent is not None) and limit is None and "timeLimit" not in props:
+        problems.append(("timeLimit", "a warning needs a timeLimit"))
+    if warn_before is not None and limit is not None and warn_before.total >= limit.total:
+        problems.append(("warnBefore", f"warning lead time {props['warnBefore']} is not shorter than the "
+                                       f"limit {props['timeLimit']}"))
+    calendar = props.get("calendar") or DEFAULT_CALENDAR
+    if calendar not in CALENDARS:
+        problems.append(("calendar", f"'{calendar}' is not one of {', '.join(CALENDARS)}"))
+        calendar = DEFAULT_CALENDAR
+    allow = frozenset(ACTIONS)
+    if "allow" in props:
+        listed = {a.strip() for a in props["allow"].split(",") if a.strip()}
+        unknown = sorted(listed - set(ACTIONS))
+        if unknown:
+            problems.append(("allow", f"unknown action(s) {', '.join(unknown)}; allowed: {', '.join(ACTIONS)}"))
+        allow = frozenset(listed & set(ACTIONS))
+    result = TaskProperties(
+        form_key=props.get("formKey") or None,
+        time_limit=limit,
+        warn_before=warn_before,
+        warn_percent=warn_percent,
+        calendar=calendar,
+        allow=allow,
+    )
+    return result, problems

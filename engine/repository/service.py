@@ -1,0 +1,88 @@
+"""Repository service: validate and deploy BPMN files; a changed file makes the next version of its key."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.context import EngineContext
+from engine.errors import NotFound
+from engine.identity.models import Post, User
+from engine.repository.models import ProcessDefinition
+from engine.repository.validation import ParsedFile, parse_and_validate
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    key: str
+    version: int
+    name: str
+    definition_id: int
+    created: bool
+
+
+class RepositoryService:
+    """Deployed process definitions."""
+
+    def __init__(self, ctx: EngineContext):
+        self.ctx = ctx
+
+    def validate(self, session: Session, content: bytes, filename: str) -> ParsedFile:
+        """Parse and check a BPMN file against the posts in the database and the registered handlers."""
+        posts: set[str] = set()
+        for code, name in session.execute(select(Post.code, Post.name)):
+            posts.update((code, name))
+        return parse_and_validate(content, filename, posts, set(self.ctx.handlers.names()))
+
+    def deploy(self, session: Session, content: bytes, filename: str,
+               deployed_by: User | None = None) -> list[DeployResult]:
+        """Deploy every executable process in the file; the same content keeps its existing version."""
+        parsed = self.validate(session, content, filename)
+        digest = hashlib.sha256(content).hexdigest()
+        xml = content.decode("utf-8", errors="replace")
+        results = []
+        for key, (spec, subprocess_specs) in parsed.specs.items():
+            existing = session.scalar(
+                select(ProcessDefinition).where(ProcessDefinition.key == key,
+                                                ProcessDefinition.content_hash == digest)
+            )
+            if existing is not None:
+                results.append(DeployResult(key, existing.version, existing.name, existing.id, False))
+                continue
+            latest = session.scalar(
+                select(func.max(ProcessDefinition.version)).where(ProcessDefinition.key == key)
+            ) or 0
+            row = ProcessDefinition(
+                key=key, version=latest + 1, name=parsed.names.get(key, key), content_hash=digest,
+                source_name=filename, bpmn_xml=xml, spec_json=self.ctx.codec.dump_spec(spec, subprocess_specs),
+                deployed_at=self.ctx.clock(), deployed_by_id=deployed_by.id if deployed_by else None,
+            )
+            session.add(row)
+            session.flush()
+            results.append(DeployResult(key, row.version, row.name, row.id, True))
+        return results
+
+    def latest(self, session: Session, key: str) -> ProcessDefinition:
+        row = session.scalar(
+            select(ProcessDefinition).where(ProcessDefinition.key == key)
+            .order_by(ProcessDefinition.version.desc()).limit(1)
+        )
+        if row is None:
+            raise NotFound(f"process '{key}' is not deployed")
+        return row
+
+    def list_latest(self, session: Session) -> Sequence[ProcessDefinition]:
+        """The newest version of every process key."""
+        newest = (
+            select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
+            .group_by(ProcessDefinition.key).subquery()
+        )
+        return session.scalars(
+            select(ProcessDefinition)
+            .join(newest, (ProcessDefinition.key == newest.c.key) & (ProcessDefinition.version == newest.c.v))
+            .order_by(ProcessDefinition.key)
+        ).all()

@@ -1,0 +1,185 @@
+"""Validate a BPMN file for deployment: XML safety, structure, lanes, handlers, properties, scripts, timers."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Container
+from dataclasses import dataclass, field
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
+from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
+
+from engine.errors import BpmnValidationError, ValidationIssue
+from engine.repository.graph import NS, check_paths_to_end, element_line, local
+from engine.repository.properties import parse_task_properties
+from engine.repository.xmlsafe import load_bpmn_xml
+from engine.spiff.scripting import check_source
+
+_SPIFF_MESSAGES = [
+    ("Multiple outgoing flows", "multiple-outgoing-flows",
+     "an activity has more than one outgoing sequence flow; route them through a gateway"),
+    ("without condition", "missing-condition",
+     "an outgoing flow of an exclusive gateway has no condition and is not the default flow"),
+    ("Exactly one start event", "subprocess-start-event", "a subprocess needs exactly one start event"),
+    ("has no implementation", "unsupported-element", "data stores are not supported"),
+]
+_ISO_LIKE = re.compile(r"^(R\d*/)?P[\dTYMWDHS.]+$|^\d{4}-\d{2}-\d{2}")
+
+
+@dataclass
+class ParsedFile:
+    """A BPMN file that passed validation: its XML tree and, per executable process, the parsed specs."""
+
+    filename: str
+    tree: etree._ElementTree
+    specs: dict[str, tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+
+
+def parse_and_validate(content: bytes, filename: str, posts: Container[str], handlers: Container[str]) -> ParsedFile:
+    """Parse ``content`` and run every check; raise :class:`BpmnValidationError` listing all problems.
+
+    ``posts`` holds the codes and names of posts that exist, ``handlers`` the registered handler names.
+    """
+    tree = load_bpmn_xml(content, filename)
+    issues = check_paths_to_end(tree, filename) + _check_expressions(tree, filename)
+    parsed = ParsedFile(filename, tree)
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    try:
+        parser.add_bpmn_xml(tree, filename=filename)
+        process_ids = parser.get_process_ids()
+        for pid in process_ids:
+            spec = parser.get_spec(pid)
+            parsed.specs[pid] = (spec, parser.get_subprocess_specs(pid))
+            parsed.names[pid] = spec.description or pid
+    except ValidationException as err:
+        issues.append(_from_spiff(err, tree, filename))
+        raise BpmnValidationError(issues) from None
+    if not process_ids:
+        issues.append(ValidationIssue(filename, "", "no-executable-process",
+                                      'the file has no process with isExecutable="true"'))
+    for spec, subprocess_specs in parsed.specs.values():
+        for proc in [spec, *subprocess_specs.values()]:
+            issues.extend(_check_task_specs(proc, tree, filename, posts, handlers))
+    if issues:
+        raise BpmnValidationError(_unique(issues))
+    return parsed
+
+
+def _from_spiff(err: ValidationException, tree: etree._ElementTree, filename: str) -> ValidationIssue:
+    text = str(err).strip()
+    rule, message = "bpmn-structure", text.rstrip(". ")
+    for needle, known_rule, known_message in _SPIFF_MESSAGES:
+        if needle in text:
+            rule, message = known_rule, known_message
+            break
+    element_id = getattr(err, "id", "") or ""
+    line = element_line(tree, element_id)
+    if line is None and getattr(err, "line_number", None):
+        line = int(err.line_number)
+    if rule == "bpmn-structure" and not element_id and "XML" in text:
+        rule = "bpmn-schema"
+    return ValidationIssue(filename, element_id, rule, message, line)
+
+
+def _check_task_specs(proc: BpmnProcessSpec, tree: etree._ElementTree, filename: str,
+                      posts: Container[str], handlers: Container[str]) -> list[ValidationIssue]:
+    issues = []
+    for task_spec in proc.task_specs.values():
+        bpmn_id = getattr(task_spec, "bpmn_id", None)
+        if not bpmn_id:
+            continue
+        line = element_line(tree, bpmn_id)
+        if isinstance(task_spec, UserTask):
+            lane = task_spec.lane
+            if not lane:
+                issues.append(ValidationIssue(filename, bpmn_id, "user-task-without-lane",
+                                              "a user task must sit in a lane that names a post", line))
+            elif lane not in posts:
+                issues.append(ValidationIssue(filename, bpmn_id, "lane-unknown-post",
+                                              f"lane '{lane}' is not the code or name of a post", line))
+            props = task_spec.extensions.get("properties", {})
+            for prop, problem in parse_task_properties(props)[1]:
+                rule = "bad-time-limit" if prop in ("timeLimit", "warnBefore", "warnPercent") else "bad-property"
+                issues.append(ValidationIssue(filename, bpmn_id, rule, f"{prop}: {problem}", line))
+        if isinstance(task_spec, ServiceTask) and task_spec.operation_name not in handlers:
+            issues.append(ValidationIssue(filename, bpmn_id, "unknown-handler",
+                                          f"no handler named '{task_spec.operation_name}' is registered", line))
+    return issues
+
+
+def _check_expressions(tree: etree._ElementTree, filename: str) -> list[ValidationIssue]:
+    """Compile every script, condition, parameter and timer expression under the sandbox rules."""
+    issues: list[ValidationIssue] = []
+    root = tree.getroot()
+
+    def owner(el: etree._Element) -> etree._Element:
+        while el is not None and local(el) not in ("scriptTask", "sequenceFlow") and not el.get("id"):
+            el = el.getparent()
+        return el if el is not None else root
+
+    def add(el: etree._Element, rule: str, message: str) -> None:
+        own = owner(el)
+        issues.append(ValidationIssue(filename, own.get("id", ""), rule, message, own.sourceline))
+
+    for el in root.iterfind(".//bpmn:scriptTask/bpmn:script", NS):
+        if (problem := check_source(el.text or "", "exec")) is not None:
+            add(el, "script-invalid", problem)
+    for tag in ("preScript", "postScript"):
+        for el in root.iterfind(f".//spiffworkflow:{tag}", NS):
+            if (problem := check_source(el.text or "", "exec")) is not None:
+                add(el, "script-invalid", f"{tag}: {problem}")
+    for el in root.iterfind(".//bpmn:conditionExpression", NS):
+        if (problem := check_source((el.text or "").strip(), "eval")) is not None:
+            add(el, "condition-invalid", problem)
+    for el in root.iterfind(".//spiffworkflow:parameter", NS):
+        value = el.get("value") or ""
+        if (problem := check_source(value, "eval")) is not None:
+            add(el, "parameter-invalid", f"parameter '{el.get('id')}': {problem}")
+    for timer in root.iterfind(".//bpmn:timerEventDefinition", NS):
+        for el in timer:
+            if local(el) not in ("timeDuration", "timeDate", "timeCycle"):
+                continue
+            if (problem := _timer_problem(local(el), (el.text or "").strip())) is not None:
+                add(el, "bad-timer", problem)
+    return issues
+
+
+def _timer_problem(kind: str, expression: str) -> str | None:
+    if not expression:
+        return f"{kind} is empty"
+    if _ISO_LIKE.match(expression):
+        return f"{kind} '{expression}' must be quoted: timer values are expressions, write \"{expression}\""
+    if (problem := check_source(expression, "eval")) is not None:
+        return problem
+    try:
+        literal = ast.literal_eval(expression)
+    except (ValueError, SyntaxError):
+        return None  # computed from data at run time
+    if not isinstance(literal, str):
+        return f"{kind} must evaluate to an ISO-8601 text, not {type(literal).__name__}"
+    try:
+        if kind == "timeDuration":
+            TimerEventDefinition.parse_iso_duration(literal)
+        elif kind == "timeCycle":
+            TimerEventDefinition.parse_iso_recurring_interval(literal)
+        else:
+            TimerEventDefinition.get_datetime(literal)
+    except Exception:
+        return f"{kind} '{literal}' is not a valid ISO-8601 value"
+    return None
+
+
+def _unique(issues: list[ValidationIssue]) -> list[ValidationIssue]:
+    seen, result = set(), []
+    for issue in issues:
+        key = (issue.element_id, issue.rule, issue.message)
+        if key not in seen:
+            seen.add(key)
+            result.append(issue)
+    return result

@@ -1,0 +1,199 @@
+"""One operation on one instance: restore it, change it, run it to its next wait state, save it.
+
+Everything happens in the caller's transaction: the instance row (compare-and-set on ``version``), the
+human-task projection, history events and incidents are all written, or — when the transaction is rolled
+back — none of them.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_FORMAT
+from SpiffWorkflow.exceptions import TaskNotFoundException
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine.context import EngineContext
+from engine.db import is_write_conflict
+from engine.errors import ConcurrencyConflict, NotFound
+from engine.history.service import record
+from engine.registry import HandlerContext
+from engine.repository.cache import LoadedDefinition
+from engine.repository.models import ProcessDefinition
+from engine.runtime.models import Incident, ProcessInstance
+from engine.sla.deadlines import Deadlines
+from engine.spiff.scripting import EomsScriptEngine
+from engine.spiff.stepping import (
+    AUTOMATIC_RECORDED,
+    StepFailure,
+    compact,
+    find_stall,
+    next_timer_due,
+    ready_human_tasks,
+    run_engine_steps,
+)
+from engine.tasks.models import HumanTask
+from engine.tasks.projection import sync_human_tasks
+
+
+@contextmanager
+def conflict_guard(what: str) -> Iterator[None]:
+    """Turn a lost compare-and-set or a stale database snapshot into :class:`ConcurrencyConflict`."""
+    try:
+        yield
+    except StaleDataError:
+        raise ConcurrencyConflict(
+            f"{what} was changed by someone else at the same time; nothing was saved — reload and try again"
+        ) from None
+    except DBAPIError as err:
+        if is_write_conflict(err):
+            raise ConcurrencyConflict(
+                f"{what} was changed by someone else at the same time; nothing was saved — reload and try again"
+            ) from None
+        raise
+
+
+def load_definition(ctx: EngineContext, session: Session, definition_id: int) -> LoadedDefinition:
+    """The parsed specs of a definition, from the cache or restored from its stored spec JSON."""
+
+    def load() -> LoadedDefinition:
+        row = session.get(ProcessDefinition, definition_id)
+        if row is None:
+            raise NotFound(f"process definition {definition_id} does not exist")
+        spec, subs = ctx.codec.load_spec(row.spec_json)
+        return LoadedDefinition(row.id, row.key, row.version, spec, subs)
+
+    return ctx.specs.get(definition_id, load)
+
+
+class InstanceOperation:
+    """A restored instance being changed by one caller, saved once with :meth:`save`."""
+
+    def __init__(self, ctx: EngineContext, session: Session, instance: ProcessInstance,
+                 definition: LoadedDefinition, workflow: BpmnWorkflow, actor_id: int | None,
+                 deadlines: Callable[[object, datetime], Deadlines]):
+        self.ctx, self.session, self.instance = ctx, session, instance
+        self.definition, self.workflow, self.actor_id = definition, workflow, actor_id
+        self.now = ctx.clock()
+        self._deadlines = deadlines
+        self.failure: StepFailure | None = None
+        self.incident: Incident | None = None
+        workflow.script_engine = EomsScriptEngine(self._call_handler)
+
+    # -- running -----------------------------------------------------------------------------------------
+    def spiff_task(self, spiff_task_id: str) -> Task | None:
+        """The live task with this id, or None when the engine no longer has it."""
+        try:
+            return self.workflow.get_task_from_id(UUID(spiff_task_id))
+        except (TaskNotFoundException, ValueError):
+            return None
+
+    def advance(self) -> None:
+        """Run automatic steps; a failure becomes an incident instead of an exception."""
+        try:
+            run_engine_steps(self.workflow, self._record_step)
+        except StepFailure as failure:
+            self.failure = failure
+            self._open_incident(failure.task, failure.kind, failure.message)
+            return
+        stall = find_stall(self.workflow)
+        if stall is not None:
+            self._open_incident(None, "stall", stall)
+
+    def run_task(self, task: Task) -> None:
+        """Run a task the caller checked (a human task being completed, an errored step being retried)."""
+        task.run()
+        self.advance()
+
+    def _record_step(self, task: Task) -> None:
+        if type(task.task_spec).__name__ in AUTOMATIC_RECORDED:
+            record(self.session, self.instance.id, "step_completed", node_id=task.task_spec.bpmn_id,
+                   payload={"name": task.task_spec.bpmn_name}, at=self.now)
+
+    def _call_handler(self, task: Task, name: str, params: dict[str, Any]) -> Any:
+        hctx = HandlerContext(
+            session=self.session,
+            instance_id=self.instance.id,
+            process_key=self.instance.process_key,
+            business_key=self.instance.business_key,
+            org_unit_id=self.instance.org_unit_id,
+            node_id=task.task_spec.bpmn_id or task.task_spec.name,
+            data=copy.deepcopy(task.data),
+            now=self.now,
+        )
+        with self.session.begin_nested():  # a failing handler's own writes are undone, ours are kept
+            return self.ctx.handlers.call(name, hctx, params)
+
+    def _open_incident(self, task: Task | None, kind: str, message: str) -> None:
+        node_id = task.task_spec.bpmn_id or task.task_spec.name if task is not None else ""
+        spiff_id = str(task.id) if task is not None else None
+        existing = self.session.scalar(
+            select(Incident).where(Incident.instance_id == self.instance.id, Incident.status == "open",
+                                   Incident.node_id == node_id)
+        )
+        if existing is not None:
+            existing.message, existing.kind, existing.spiff_task_id = message, kind, spiff_id
+            existing.attempts += 1
+            existing.updated_at = self.now
+            self.incident = existing
+        else:
+            self.incident = Incident(instance_id=self.instance.id, spiff_task_id=spiff_id, node_id=node_id,
+                                     kind=kind, message=message, created_at=self.now, updated_at=self.now)
+            self.session.add(self.incident)
+            self.session.flush()
+        event = "handler_failed" if kind == "handler" else "incident_opened"
+        record(self.session, self.instance.id, event, node_id=node_id, actor_id=self.actor_id,
+               payload={"incident_id": self.incident.id, "kind": kind, "message": message[:500]}, at=self.now)
+
+    # -- saving ------------------------------------------------------------------------------------------
+    def save(self, reason: str = "") -> list[HumanTask]:
+        """Project human tasks, store state with a compare-and-set on ``version``; return new task rows."""
+        limits = self.ctx.limits
+        compact(self.workflow, limits.compaction_threshold, limits.compaction_keep)
+        if len(self.workflow.tasks) > limits.max_tree_tasks and self.incident is None:
+            self._open_incident(None, "engine", f"the instance has {len(self.workflow.tasks)} tasks in its tree "
+                                                f"(limit {limits.max_tree_tasks}); a loop runs away")
+        created = sync_human_tasks(self.session, self.instance, self.definition,
+                                   ready_human_tasks(self.workflow), self.now, self._deadlines, reason)
+        instance = self.instance
+        if self.workflow.is_completed() and instance.status == "running":
+            instance.status = "completed" if self.workflow.success else "cancelled"
+            instance.ended_at = self.now
+            if instance.status == "completed":
+                record(self.session, instance.id, "instance_completed", actor_id=self.actor_id, at=self.now)
+        instance.state = self.ctx.codec.dump_state(self.workflow)
+        instance.serializer_version = SPIFF_FORMAT
+        instance.next_timer_at = next_timer_due(self.workflow) if instance.status == "running" else None
+        self.session.flush()
+        return created
+
+
+def open_instance(ctx: EngineContext, session: Session, instance: ProcessInstance, actor_id: int | None,
+                  deadlines: Callable[[object, datetime], Deadlines]) -> InstanceOperation:
+    """Restore a stored instance for one operation."""
+    definition = load_definition(ctx, session, instance.definition_id)
+    workflow = ctx.codec.load_state(instance.state, definition.bundle)
+    return InstanceOperation(ctx, session, instance, definition, workflow, actor_id, deadlines)
+
+
+def new_instance(ctx: EngineContext, session: Session, instance: ProcessInstance, definition: LoadedDefinition,
+                 data: dict[str, Any], actor_id: int | None,
+                 deadlines: Callable[[object, datetime], Deadlines]) -> InstanceOperation:
+    """A fresh workflow for a new instance row (already added and flushed), with its start data."""
+    workflow = BpmnWorkflow(definition.spec, definition.subprocess_specs)
+    workflow.task_tree.data.update(copy.deepcopy(data))
+    start = workflow.get_next_task(state=TaskState.READY)
+    if start is not None:
+        start.data.update(copy.deepcopy(data))
+    return InstanceOperation(ctx, session, instance, definition, workflow, actor_id, deadlines)

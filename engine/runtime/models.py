@@ -1,0 +1,61 @@
+"""Process instances (state without the spec, guarded by an integer version) and their incidents."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from engine.db import Base, UTCDateTime, utcnow
+
+INSTANCE_STATUSES = ("running", "completed", "cancelled")
+
+
+class ProcessInstance(Base):
+    """One work order's running process. Every save is ``UPDATE … WHERE id = :id AND version = :seen``."""
+
+    __tablename__ = "process_instance"
+    __table_args__ = (
+        Index("ix_process_instance_status_started", "status", "started_at"),
+        Index("ix_process_instance_key_status", "process_key", "status"),
+        Index("uq_process_instance_open_business_key", "process_key", "business_key", unique=True,
+              sqlite_where=text("status != 'cancelled'"), postgresql_where=text("status != 'cancelled'")),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(200))
+    business_key: Mapped[str] = mapped_column(String(200), index=True)
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    state: Mapped[str] = mapped_column(Text)
+    serializer_version: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    end_reason: Mapped[str | None] = mapped_column(Text)
+    next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Incident(Base):
+    """A step that failed (handler, script, engine) and waits for a fix and a retry."""
+
+    __tablename__ = "incident"
+    __table_args__ = (Index("ix_incident_status_created", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    spiff_task_id: Mapped[str | None] = mapped_column(String(36))
+    node_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    message: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))

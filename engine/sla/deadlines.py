@@ -1,0 +1,62 @@
+"""Warn and due times of a user task from its properties and a calendar."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from engine.repository.properties import TaskProperties
+from engine.sla.durations import Duration
+
+
+class Calendar(Protocol):
+    """A way of counting time towards a deadline."""
+
+    def due(self, start: datetime, limit: Duration) -> datetime:
+        """The deadline of ``limit`` counted from ``start``."""
+
+    def working_between(self, start: datetime, end: datetime) -> timedelta:
+        """Counted time between two instants."""
+
+    def add_working(self, start: datetime, amount: timedelta) -> datetime:
+        """The instant ``amount`` of counted time after ``start``."""
+
+
+class ContinuousCalendar:
+    """``24x7``: every second counts."""
+
+    name = "24x7"
+
+    def due(self, start: datetime, limit: Duration) -> datetime:
+        return start + limit.total
+
+    def working_between(self, start: datetime, end: datetime) -> timedelta:
+        return max(end - start, timedelta(0))
+
+    def add_working(self, start: datetime, amount: timedelta) -> datetime:
+        return start + amount
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    warn_at: datetime | None = None
+    due_at: datetime | None = None
+
+
+NO_DEADLINES = Deadlines()
+
+
+def compute_deadlines(props: TaskProperties, start: datetime, calendar: Calendar) -> Deadlines:
+    """Due time from ``timeLimit``; warn time from ``warnBefore`` (lead) or ``warnPercent`` (share)."""
+    if props.time_limit is None:
+        return NO_DEADLINES
+    due = calendar.due(start, props.time_limit)
+    budget = calendar.working_between(start, due)
+    warn = None
+    if props.warn_before is not None:
+        lead = min(props.warn_before.total, budget)
+        warn = calendar.add_working(start, budget - lead)
+    elif props.warn_percent is not None:
+        warn = calendar.add_working(start, budget * props.warn_percent / 100)
+    return Deadlines(warn_at=warn, due_at=due)

@@ -1,0 +1,181 @@
+"""Running a restored workflow to its next wait state, safely.
+
+* errors from scripts, handlers and the engine are caught with the failing task and its data is restored to
+  what it was before the step ran (so a retry starts clean);
+* a long loop never stalls silently: completed chains at the top of the task tree are compacted, and a
+  workflow that is neither finished nor waiting for anything is reported as a stall;
+* READY user tasks and timers are found by a flat scan (SpiffWorkflow's tree walks stop at depth 1,000).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+
+from engine.errors import EomsError, HandlerError, ScriptError
+
+AUTOMATIC_RECORDED = ("ServiceTask", "ScriptTask", "SendTask", "BusinessRuleTask")
+
+
+@dataclass
+class StepFailure(Exception):
+    """An automatic step failed; the task is left in ERROR with its input data restored."""
+
+    task: Task | None
+    kind: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def all_tasks(workflow: BpmnWorkflow) -> Iterator[Task]:
+    """Every task of the workflow and its subprocesses, without depth limit."""
+    yield from workflow.tasks.values()
+    for sub in workflow.subprocesses.values():
+        yield from sub.tasks.values()
+
+
+def ready_human_tasks(workflow: BpmnWorkflow) -> list[Task]:
+    """READY user/manual tasks, found by a flat scan."""
+    return [t for t in all_tasks(workflow) if t.state == TaskState.READY and t.task_spec.manual]
+
+
+def run_engine_steps(workflow: BpmnWorkflow, on_step: Callable[[Task], None] | None = None) -> None:
+    """Run automatic steps until only human work, timers or events remain; raise :class:`StepFailure`.
+
+    Due timers are fired first (``refresh_timers`` then steps, repeated while anything automatic is READY).
+    """
+    snapshots: dict[Any, dict[str, Any]] = {}
+
+    def will_run(task: Task) -> None:
+        snapshots.clear()
+        snapshots[task.id] = copy.deepcopy(task.data)
+
+    def did_run(task: Task) -> None:
+        if on_step is not None:
+            on_step(task)
+
+    try:
+        workflow.refresh_timers()
+        for _ in range(10_000):
+            workflow.do_engine_steps(will_run, did_run)
+            workflow.refresh_timers()
+            if workflow.get_next_task(state=TaskState.READY, manual=False) is None:
+                return
+        raise EomsError("more than 10,000 rounds of automatic steps: the diagram loops without a wait state")
+    except SpiffWorkflowException as err:
+        task = getattr(err, "task", None)
+        if task is not None and task.id in snapshots:
+            task.data = snapshots[task.id]
+        raise StepFailure(task, _kind(err), _message(err)) from err
+    except RecursionError as err:
+        raise StepFailure(None, "engine", "the task tree is too deep (a loop taken too many times)") from err
+
+
+def _root_cause(err: BaseException) -> BaseException:
+    seen = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, EomsError):
+            return current
+        inner = getattr(current, "exception", None) or current.__cause__ or current.__context__
+        if inner is None:
+            return current
+        current = inner
+    return err
+
+
+def _kind(err: BaseException) -> str:
+    cause = _root_cause(err)
+    if isinstance(cause, HandlerError):
+        return "handler"
+    if isinstance(cause, ScriptError):
+        return "script"
+    return "engine"
+
+
+def _message(err: BaseException) -> str:
+    cause = _root_cause(err)
+    task = getattr(err, "task", None)
+    where = f"{task.task_spec.bpmn_name or task.task_spec.bpmn_id}: " if task is not None else ""
+    if isinstance(cause, EomsError):
+        return f"{where}{cause}"
+    return f"{where}{type(cause).__name__}: {cause}" if cause is not err else f"{where}{err}"
+
+
+def find_stall(workflow: BpmnWorkflow) -> str | None:
+    """Why the workflow cannot move on although it is not finished, or None when it is fine."""
+    if workflow.is_completed():
+        return None
+    waiting_states = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+    live = [t for t in all_tasks(workflow) if t.state & waiting_states]
+    if not live:
+        return "the instance is not finished but has no ready, waiting or running step"
+    automatic_ready = [t for t in live if t.state == TaskState.READY and not t.task_spec.manual]
+    if automatic_ready:
+        names = ", ".join(sorted({t.task_spec.bpmn_id or t.task_spec.name for t in automatic_ready}))
+        return f"automatic step(s) {names} are ready but the engine cannot reach them"
+    return None
+
+
+def compact(workflow: BpmnWorkflow, threshold: int, keep: int) -> int:
+    """Drop completed tasks from the straight chain at the top of the task tree; returns how many.
+
+    Loops (reject → rework → review …) append to the task tree for ever and SpiffWorkflow's tree walks get
+    slower and finally stop at depth 1,000. Completed single-child links far above every open task carry no
+    state the engine still needs (EOMS keeps its own history), so the chain is cut, keeping the last ``keep``
+    links so that returning to a recent step still works.
+    """
+    if len(workflow.tasks) < threshold:
+        return 0
+    root = workflow.task_tree
+    chain: list[Task] = []
+    node = root.children[0] if len(root.children) == 1 else None
+    while node is not None and node.state == TaskState.COMPLETED and len(node.children) == 1:
+        sub = workflow.subprocesses.get(node.id)
+        if sub is not None and not sub.completed:
+            break
+        chain.append(node)
+        node = node.children[0]
+    removable = chain[:-keep] if len(chain) > keep else []
+    if not removable:
+        return 0
+    survivor = chain[len(removable)]
+    for task in removable:
+        if task.id in workflow.subprocesses:
+            workflow.delete_subprocess(task)
+        del workflow.tasks[task.id]
+    root._children = [survivor.id]
+    survivor._parent = root.id
+    if workflow.last_task is not None and workflow.last_task.id not in workflow.tasks:
+        workflow.last_task = survivor
+    return len(removable)
+
+
+def next_timer_due(workflow: BpmnWorkflow) -> datetime | None:
+    """The earliest due time of any waiting timer, or None."""
+    due: list[datetime] = []
+    for task in all_tasks(workflow):
+        if task.state != TaskState.WAITING or not isinstance(task.task_spec, CatchingEvent):
+            continue
+        event_definition = task.task_spec.event_definition
+        if not isinstance(event_definition, TimerEventDefinition):
+            continue
+        value = task.internal_data.get("event_value")
+        if isinstance(value, dict):
+            value = value.get("next")
+        if value:
+            due.append(TimerEventDefinition.get_datetime(value))
+    return min(due) if due else None

@@ -1,0 +1,57 @@
+"""The human-task projection: one row per occurrence of a user task, kept in step with instance state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from engine.db import Base, UTCDateTime, utcnow
+
+OPEN_STATUSES = ("ready",)
+TASK_STATUSES = ("ready", "completed", "cancelled", "returned")
+
+
+class HumanTask(Base):
+    """A user task occurrence. Queries read this table, never the instance state."""
+
+    __tablename__ = "human_task"
+    __table_args__ = (
+        Index("ix_human_task_assignee_status_due", "assignee_id", "status", "due_at"),
+        Index("ix_human_task_post_org_status_due", "post_id", "org_unit_id", "status", "due_at"),
+        Index("ix_human_task_instance_status", "instance_id", "status"),
+        Index("ix_human_task_status_due", "status", "due_at"),
+        Index("ix_human_task_completed_by", "completed_by_id", "completed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    spiff_task_id: Mapped[str] = mapped_column(String(36), index=True)
+    process_key: Mapped[str] = mapped_column(String(200))
+    business_key: Mapped[str] = mapped_column(String(200), index=True)
+    node_id: Mapped[str] = mapped_column(String(200))
+    node_name: Mapped[str] = mapped_column(String(300))
+    lane: Mapped[str | None] = mapped_column(String(200))
+    post_id: Mapped[int | None] = mapped_column(ForeignKey("post.id"))
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    status: Mapped[str] = mapped_column(String(20), default="ready")
+    form_key: Mapped[str | None] = mapped_column(String(200))
+    allow: Mapped[str] = mapped_column(String(200), default="")
+    time_limit: Mapped[str | None] = mapped_column(String(40))
+    calendar: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    row_version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": row_version}
+
+    def allows(self, action: str) -> bool:
+        return action in self.allow.split(",")

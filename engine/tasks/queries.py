@@ -1,0 +1,97 @@
+"""Read side of the work queue: the tasks a user sees, filtered, sorted by due time, paged."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from sqlalchemy import Select, and_, false, func, or_, select
+from sqlalchemy.orm import Session
+
+from engine.errors import InvalidInput
+from engine.identity.models import OrgUnit, User
+from engine.tasks.models import HumanTask
+
+T = TypeVar("T")
+SCOPES = ("inbox", "mine", "offered", "done", "org")
+MAX_PAGE_SIZE = 200
+
+
+@dataclass
+class Page(Generic[T]):
+    items: Sequence[T]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+@dataclass
+class TaskFilter:
+    """Optional narrowing of a task query."""
+
+    process_key: str | None = None
+    business_key: str | None = None
+    node_id: str | None = None
+    overdue_at: datetime | None = None  # only tasks due before this instant
+
+
+def scope_condition(user: User, scope: str):  # type: ignore[no-untyped-def]
+    """The WHERE clause of a queue scope for ``user``.
+
+    ``mine``: open tasks assigned to the user; ``offered``: open unclaimed tasks of the user's posts in the
+    user's org unit; ``inbox``: both; ``done``: tasks the user completed; ``org``: open tasks of the org unit
+    and below (supervisors and admins).
+    """
+    post_ids = [p.id for p in user.posts]
+    mine = and_(HumanTask.assignee_id == user.id, HumanTask.status == "ready")
+    offered = (
+        and_(HumanTask.assignee_id.is_(None), HumanTask.status == "ready", HumanTask.post_id.in_(post_ids),
+             HumanTask.org_unit_id == user.org_unit_id)
+        if post_ids else false()
+    )
+    if scope == "mine":
+        return mine
+    if scope == "offered":
+        return offered
+    if scope == "inbox":
+        return or_(mine, offered)
+    if scope == "done":
+        return HumanTask.completed_by_id == user.id
+    if scope == "org":
+        if user.role not in ("supervisor", "admin"):
+            return false()
+        subtree = select(OrgUnit.id).where(OrgUnit.path.startswith(user.org_unit.path))
+        cond = HumanTask.status == "ready"
+        return cond if user.role == "admin" else and_(cond, HumanTask.org_unit_id.in_(subtree))
+    raise InvalidInput(f"scope '{scope}' is not one of {', '.join(SCOPES)}", {"scope": "unknown"})
+
+
+def query_tasks(session: Session, user: User, *, scope: str = "inbox", filters: TaskFilter | None = None,
+                page: int = 1, page_size: int = 50) -> Page[HumanTask]:
+    """A page of the user's tasks in ``scope``; open work sorted by due time (no limit last), done work newest
+    first."""
+    if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise InvalidInput(f"page must be ≥ 1 and page size 1-{MAX_PAGE_SIZE}", {"page": "out of range"})
+    query: Select[tuple[HumanTask]] = select(HumanTask).where(scope_condition(user, scope))
+    f = filters or TaskFilter()
+    if f.process_key:
+        query = query.where(HumanTask.process_key == f.process_key)
+    if f.business_key:
+        query = query.where(HumanTask.business_key == f.business_key)
+    if f.node_id:
+        query = query.where(HumanTask.node_id == f.node_id)
+    if f.overdue_at:
+        query = query.where(HumanTask.due_at < f.overdue_at)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    if scope == "done":
+        query = query.order_by(HumanTask.completed_at.desc(), HumanTask.id.desc())
+    else:
+        query = query.order_by(HumanTask.due_at.asc().nulls_last(), HumanTask.created_at, HumanTask.id)
+    items = session.scalars(query.offset((page - 1) * page_size).limit(page_size)).all()
+    return Page(items, total, page, page_size)

@@ -1,0 +1,42 @@
+"""The ``eoms`` command line. Errors print one clear line on stderr and exit non-zero, never a traceback."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from engine.errors import BpmnValidationError, EomsError
+from eoms.cli.admin import register_admin_commands
+from eoms.cli.common import cli
+from eoms.cli.process import register_process_commands
+
+register_admin_commands(cli)
+register_process_commands(cli)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point."""
+    try:
+        cli.main(args=argv, prog_name="eoms", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 1
+    except click.ClickException as err:
+        err.show()
+        return err.exit_code
+    except BpmnValidationError as err:
+        for issue in err.issues:
+            click.echo(f"error: {issue}", err=True)
+        return 1
+    except EomsError as err:
+        click.echo(f"error: {err}", err=True)
+        return 1
+    except Exception as err:  # one line, not a traceback
+        click.echo(f"internal error: {type(err).__name__}: {err}", err=True)
+        return 70
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
