@@ -8,11 +8,13 @@ import click
 
 from engine.errors import BpmnValidationError, EomsError
 from eoms.cli.admin import register_admin_commands
+from eoms.cli.bench import register_bench_commands
 from eoms.cli.common import cli
 from eoms.cli.process import register_process_commands
 
 register_admin_commands(cli)
 register_process_commands(cli)
+register_bench_commands(cli)
 
 
 def main(argv: list[str] | None = None) -> int:

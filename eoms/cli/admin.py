@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from engine.migrate import upgrade_to_head
+from eoms.demo import DEFAULT_PASSWORD, seed_demo
 from eoms.cli.common import App, emit_json, pass_app, print_table
 
 
 def register_admin_commands(cli: click.Group) -> None:
     cli.add_command(init_db)
+    cli.add_command(seed_demo_command)
     cli.add_command(org)
     cli.add_command(post)
     cli.add_command(user)
@@ -21,6 +25,22 @@ def init_db(app: App) -> None:
     """Create or upgrade the database schema to the newest migration."""
     upgrade_to_head(app.db)
     click.echo(f"database ready: {app.db.url.render_as_string(hide_password=True)}")
+
+
+@click.command("seed-demo")
+@click.option("--processes", "processes_dir", default="processes", show_default=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path), help="folder of BPMN files to deploy")
+@click.option("--password", envvar="EOMS_DEMO_PASSWORD", default=DEFAULT_PASSWORD, show_default=True,
+              help="password of every demo user (env EOMS_DEMO_PASSWORD)")
+@pass_app
+def seed_demo_command(app: App, processes_dir: Path, password: str) -> None:
+    """Demo organisation, users for every post, the flows deployed and work orders in flight (idempotent)."""
+    summary = seed_demo(app.engine.ctx.handlers, app.sessions, processes_dir, password)
+    click.echo(f"deployed: {', '.join(summary.deployed) or '-'}")
+    click.echo(f"demo work orders created: {summary.instances_created}")
+    click.echo(f"demo users (password: {password}):")
+    for username, name, what in summary.users:
+        click.echo(f"  {username:<16} {name:<8} {what}")
 
 
 @click.group()

@@ -43,12 +43,16 @@ class App:
             self._db = make_engine(self.settings.database_url)
         return self._db
 
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        if self._sessions is None:
+            self._sessions = make_session_factory(self.db)
+        return self._sessions
+
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One operation, one transaction: committed on success, rolled back on any error."""
-        if self._sessions is None:
-            self._sessions = make_session_factory(self.db)
-        with self._sessions.begin() as session:
+        with self.sessions.begin() as session:
             yield session
 
 
