@@ -36,8 +36,9 @@ def is_offered_to(user: User, row: HumanTask) -> bool:
 
 
 def can_view(session: Session, user: User, row: HumanTask) -> bool:
+    """Holders of the task's post in its unit, its assignee and completer, and supervisors above it."""
     return (
-        is_offered_to(user, row)
+        holds_post_in(user, row.post_id, row.org_unit_id)
         or row.assignee_id == user.id
         or row.completed_by_id == user.id
         or oversees(session, user, row.org_unit_id)
@@ -113,6 +114,8 @@ class TaskService:
         reason = _text(reason, "reason")
         if bool(to_user) == bool(to_post):
             raise InvalidInput("transfer to exactly one of a person or a post", {"to": "choose one"})
+        if to_org and not to_post:
+            raise InvalidInput("an org unit applies only to a transfer to a post", {"to_org": "needs to_post"})
         before = {"assignee_id": row.assignee_id, "post_id": row.post_id, "org_unit_id": row.org_unit_id}
         if to_user:
             target = session.scalar(select(User).where(User.username == to_user, User.is_active.is_(True)))
@@ -161,6 +164,9 @@ class TaskService:
                 .order_by(HumanTask.id.desc()).limit(1)
             )
             row.status, row.completed_at = "returned", op.now
+            event = record(session, instance.id, "task_returned", actor_id=user.id, human_task_id=row.id,
+                           node_id=row.node_id, at=op.now,
+                           payload={"reason": reason, "to_node": previous.task_spec.bpmn_id})
             op.workflow.reset_from_task_id(previous.id)
             op.advance()
             created = op.save(reason="returned")
@@ -169,9 +175,7 @@ class TaskService:
                 raise InvalidState(f"the earlier step of task {task_id} did not reopen")
             if previous_row is not None and previous_row.completed_by_id is not None:
                 reopened.assignee_id = previous_row.completed_by_id
-            record(session, instance.id, "task_returned", actor_id=user.id, human_task_id=row.id,
-                   node_id=row.node_id, at=op.now,
-                   payload={"reason": reason, "to_node": reopened.node_id, "to_task": reopened.id})
+            event.payload = {**event.payload, "to_task": reopened.id}
             session.flush()
         return reopened
 
@@ -188,7 +192,7 @@ class TaskService:
         self._require_open(row)
         if not is_offered_to(user, row) and not (action and oversees(session, user, row.org_unit_id)):
             if row.assignee_id is not None and row.assignee_id != user.id:
-                raise ConcurrencyConflict(f"task {task_id} has been claimed by someone else")
+                raise ConcurrencyConflict(f"task {task_id} is assigned to someone else")
             raise NotAllowed(f"task {task_id} is not offered to {user.username}")
         if action and not row.allows(action):
             raise NotAllowed(f"step '{row.node_name}' does not allow {action}")
