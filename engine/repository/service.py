@@ -14,6 +14,7 @@ from engine.errors import NotFound
 from engine.identity.models import Post, User
 from engine.repository.models import ProcessDefinition
 from engine.repository.validation import ParsedFile, parse_and_validate
+from engine.repository.xmlsafe import decode_xml
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class RepositoryService:
         """Deploy every executable process in the file; the same content keeps its existing version."""
         parsed = self.validate(session, content, filename)
         digest = hashlib.sha256(content).hexdigest()
-        xml = content.decode("utf-8", errors="replace")
+        xml = decode_xml(content)
         results = []
         for key, (spec, subprocess_specs) in parsed.specs.items():
             existing = session.scalar(

@@ -15,7 +15,7 @@ from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
 
 from engine.errors import BpmnValidationError, ValidationIssue
-from engine.repository.graph import NS, check_paths_to_end, element_line, local
+from engine.repository.graph import FLOW_NODES, NS, check_paths_to_end, element_line, local
 from engine.repository.properties import parse_task_properties
 from engine.repository.xmlsafe import load_bpmn_xml
 from engine.spiff.scripting import check_source
@@ -117,9 +117,11 @@ def _check_expressions(tree: etree._ElementTree, filename: str) -> list[Validati
     """Compile every script, condition, parameter and timer expression under the sandbox rules."""
     issues: list[ValidationIssue] = []
     root = tree.getroot()
+    executable = [p for p in root.iterfind("bpmn:process", NS) if p.get("isExecutable", "false").lower() == "true"]
 
     def owner(el: etree._Element) -> etree._Element:
-        while el is not None and local(el) not in ("scriptTask", "sequenceFlow") and not el.get("id"):
+        """The flow node or sequence flow an expression belongs to (not its definition's own id)."""
+        while el is not None and local(el) not in FLOW_NODES and local(el) not in ("sequenceFlow", "process"):
             el = el.getparent()
         return el if el is not None else root
 
@@ -127,27 +129,31 @@ def _check_expressions(tree: etree._ElementTree, filename: str) -> list[Validati
         own = owner(el)
         issues.append(ValidationIssue(filename, own.get("id", ""), rule, message, own.sourceline))
 
-    for el in root.iterfind(".//bpmn:scriptTask/bpmn:script", NS):
+    for el in _each(executable, ".//bpmn:scriptTask/bpmn:script"):
         if (problem := check_source(el.text or "", "exec")) is not None:
             add(el, "script-invalid", problem)
     for tag in ("preScript", "postScript"):
-        for el in root.iterfind(f".//spiffworkflow:{tag}", NS):
+        for el in _each(executable, f".//spiffworkflow:{tag}"):
             if (problem := check_source(el.text or "", "exec")) is not None:
                 add(el, "script-invalid", f"{tag}: {problem}")
-    for el in root.iterfind(".//bpmn:conditionExpression", NS):
+    for el in _each(executable, ".//bpmn:conditionExpression"):
         if (problem := check_source((el.text or "").strip(), "eval")) is not None:
             add(el, "condition-invalid", problem)
-    for el in root.iterfind(".//spiffworkflow:parameter", NS):
+    for el in _each(executable, ".//spiffworkflow:parameter"):
         value = el.get("value") or ""
         if (problem := check_source(value, "eval")) is not None:
             add(el, "parameter-invalid", f"parameter '{el.get('id')}': {problem}")
-    for timer in root.iterfind(".//bpmn:timerEventDefinition", NS):
+    for timer in _each(executable, ".//bpmn:timerEventDefinition"):
         for el in timer:
             if local(el) not in ("timeDuration", "timeDate", "timeCycle"):
                 continue
             if (problem := _timer_problem(local(el), (el.text or "").strip())) is not None:
                 add(el, "bad-timer", problem)
     return issues
+
+
+def _each(scopes: list[etree._Element], path: str) -> list[etree._Element]:
+    return [el for scope in scopes for el in scope.iterfind(path, NS)]
 
 
 def _timer_problem(kind: str, expression: str) -> str | None:

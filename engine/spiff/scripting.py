@@ -84,10 +84,14 @@ def sandbox_globals() -> dict[str, Any]:
 @lru_cache(maxsize=4096)
 def compile_sandboxed(source: str, mode: str) -> Any:
     """Compile ``source`` (``exec`` or ``eval`` mode) under RestrictedPython, or raise :class:`ScriptError`."""
+    what = "expression" if mode == "eval" else "script"
+    if not source.strip():
+        raise ScriptError(f"{what} is empty")
     try:
         return compile_restricted(source, filename="<bpmn script>", mode=mode)
     except SyntaxError as err:
-        raise ScriptError(f"script refused: {err.msg or err}") from None
+        reasons = err.msg if isinstance(err.msg, list | tuple) else [err.msg or str(err)]
+        raise ScriptError(f"{what} refused: " + "; ".join(str(r) for r in reasons)) from None
 
 
 def check_source(source: str, mode: str) -> str | None:
