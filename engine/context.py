@@ -19,6 +19,7 @@ class EngineLimits:
     compaction_threshold: int = 300
     compaction_keep: int = 60
     max_tree_tasks: int = 20_000
+    max_automatic_steps: int = 20_000
 
 
 @dataclass

@@ -39,6 +39,7 @@ from engine.spiff.stepping import (
     StepFailure,
     compact,
     find_stall,
+    is_finished,
     next_timer_due,
     ready_human_tasks,
     run_engine_steps,
@@ -99,10 +100,12 @@ class InstanceOperation:
         except (TaskNotFoundException, ValueError):
             return None
 
-    def advance(self) -> None:
-        """Run automatic steps; a failure becomes an incident instead of an exception."""
+    def advance(self, first: Task | None = None) -> None:
+        """Run ``first`` (checked by the caller) and the automatic steps; a failure becomes an incident."""
+        limits = self.ctx.limits
         try:
-            run_engine_steps(self.workflow, self._record_step)
+            run_engine_steps(self.workflow, self._record_step, first=first, max_steps=limits.max_automatic_steps,
+                             compact_keep=limits.compaction_keep)
         except StepFailure as failure:
             self.failure = failure
             self._open_incident(failure.task, failure.kind, failure.message)
@@ -113,8 +116,7 @@ class InstanceOperation:
 
     def run_task(self, task: Task) -> None:
         """Run a task the caller checked (a human task being completed, an errored step being retried)."""
-        task.run()
-        self.advance()
+        self.advance(first=task)
 
     def _record_step(self, task: Task) -> None:
         if type(task.task_spec).__name__ in AUTOMATIC_RECORDED:
@@ -167,7 +169,7 @@ class InstanceOperation:
         created = sync_human_tasks(self.session, self.instance, self.definition,
                                    ready_human_tasks(self.workflow), self.now, self._deadlines, reason)
         instance = self.instance
-        if self.workflow.is_completed() and instance.status == "running":
+        if instance.status == "running" and is_finished(self.workflow):
             instance.status = "completed" if self.workflow.success else "cancelled"
             instance.ended_at = self.now
             if instance.status == "completed":

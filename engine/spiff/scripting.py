@@ -183,4 +183,4 @@ class EomsScriptEngine(PythonScriptEngine):
             raise WorkflowTaskException(str(err), task=task, exception=err) from err
         except Exception as err:
             wrapped = HandlerError(operation_name, f"{type(err).__name__}: {err}")
-            raise WorkflowTaskException(str(wrapped), task=task, exception=wrapped) from err
+            raise WorkflowTaskException(str(wrapped), task=task, exception=wrapped) from wrapped

@@ -51,29 +51,61 @@ def ready_human_tasks(workflow: BpmnWorkflow) -> list[Task]:
     return [t for t in all_tasks(workflow) if t.state == TaskState.READY and t.task_spec.manual]
 
 
-def run_engine_steps(workflow: BpmnWorkflow, on_step: Callable[[Task], None] | None = None) -> None:
-    """Run automatic steps until only human work, timers or events remain; raise :class:`StepFailure`.
+def is_finished(workflow: BpmnWorkflow) -> bool:
+    """True when no task is unfinished (a flat scan: SpiffWorkflow's ``is_completed`` stops at depth 1,000)."""
+    return not any(t.state & TaskState.NOT_FINISHED_MASK for t in all_tasks(workflow))
 
-    Due timers are fired first (``refresh_timers`` then steps, repeated while anything automatic is READY).
+
+def _automatic_ready(workflow: BpmnWorkflow) -> bool:
+    return any(t.state == TaskState.READY and not t.task_spec.manual for t in all_tasks(workflow))
+
+
+def run_engine_steps(
+    workflow: BpmnWorkflow,
+    on_step: Callable[[Task], None] | None = None,
+    *,
+    first: Task | None = None,
+    max_steps: int = 20_000,
+    compact_keep: int = 60,
+) -> None:
+    """Run ``first`` (a task the caller checked), then automatic steps until only human work, timers or events
+    remain; any failure raises :class:`StepFailure` with the failing task's input data restored.
+
+    Due timers are fired too (``refresh_timers`` then steps, repeated while anything automatic is READY). A
+    loop of automatic steps keeps working past SpiffWorkflow's depth limit (the finished chain is compacted
+    between rounds) until ``max_steps`` steps in one operation, which stops a diagram that loops for ever.
     """
     snapshots: dict[Any, dict[str, Any]] = {}
+    steps = 0
 
     def will_run(task: Task) -> None:
         snapshots.clear()
         snapshots[task.id] = copy.deepcopy(task.data)
 
     def did_run(task: Task) -> None:
+        nonlocal steps
+        steps += 1
         if on_step is not None:
             on_step(task)
+        if steps > max_steps:
+            raise _RunawayLoop(task)
 
     try:
+        if first is not None:
+            will_run(first)
+            first.run()
+            did_run(first)
         workflow.refresh_timers()
-        for _ in range(10_000):
+        while True:
             workflow.do_engine_steps(will_run, did_run)
             workflow.refresh_timers()
-            if workflow.get_next_task(state=TaskState.READY, manual=False) is None:
+            if workflow.get_next_task(state=TaskState.READY, manual=False) is not None:
+                continue
+            if not _automatic_ready(workflow) or compact(workflow, 0, compact_keep) == 0:
                 return
-        raise EomsError("more than 10,000 rounds of automatic steps: the diagram loops without a wait state")
+    except _RunawayLoop as err:
+        raise StepFailure(err.task, "engine", f"more than {max_steps} automatic steps in one go: the diagram "
+                                              "loops without waiting for a person, a timer or a message") from None
     except SpiffWorkflowException as err:
         task = getattr(err, "task", None)
         if task is not None and task.id in snapshots:
@@ -83,6 +115,11 @@ def run_engine_steps(workflow: BpmnWorkflow, on_step: Callable[[Task], None] | N
         raise StepFailure(None, "engine", "the task tree is too deep (a loop taken too many times)") from err
 
 
+class _RunawayLoop(Exception):
+    def __init__(self, task: Task):
+        self.task = task
+
+
 def _root_cause(err: BaseException) -> BaseException:
     seen = set()
     current: BaseException | None = err
@@ -90,7 +127,7 @@ def _root_cause(err: BaseException) -> BaseException:
         seen.add(id(current))
         if isinstance(current, EomsError):
             return current
-        inner = getattr(current, "exception", None) or current.__cause__ or current.__context__
+        inner = current.__cause__ or getattr(current, "exception", None) or current.__context__
         if inner is None:
             return current
         current = inner
@@ -117,7 +154,7 @@ def _message(err: BaseException) -> str:
 
 def find_stall(workflow: BpmnWorkflow) -> str | None:
     """Why the workflow cannot move on although it is not finished, or None when it is fine."""
-    if workflow.is_completed():
+    if is_finished(workflow):
         return None
     waiting_states = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
     live = [t for t in all_tasks(workflow) if t.state & waiting_states]

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from engine.migrate import upgrade_to_head
-from eoms.demo import DEFAULT_PASSWORD, seed_demo
 from eoms.cli.common import App, emit_json, pass_app, print_table
+from eoms.demo import DEFAULT_PASSWORD, seed_demo
 
 
 def register_admin_commands(cli: click.Group) -> None:
