@@ -9,6 +9,7 @@ from datetime import datetime
 from engine.db import utcnow
 from engine.registry import HandlerRegistry
 from engine.repository.cache import SpecCache
+from engine.sla.service import SlaService
 from engine.spiff.serializer import WorkflowCodec
 
 
@@ -31,3 +32,4 @@ class EngineContext:
     limits: EngineLimits = field(default_factory=EngineLimits)
     codec: WorkflowCodec = field(default_factory=WorkflowCodec)
     specs: SpecCache = field(default_factory=SpecCache)
+    sla: SlaService = field(default_factory=SlaService)

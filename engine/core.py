@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, time
 
 from engine.context import EngineContext, EngineLimits
 from engine.db import utcnow
 from engine.history.service import HistoryService
 from engine.identity.service import IdentityService
+from engine.jobs.service import JobPolicy, JobService
 from engine.registry import HandlerRegistry
-from engine.repository.properties import TaskProperties
 from engine.repository.service import RepositoryService
 from engine.runtime.service import RuntimeService
-from engine.sla.deadlines import Calendar, ContinuousCalendar, Deadlines, compute_deadlines
+from engine.sla.calendar import DEFAULT_WINDOWS
+from engine.sla.service import SlaService
 from engine.tasks.service import TaskService
 
 
@@ -28,20 +29,16 @@ class ProcessEngine:
         handlers: HandlerRegistry | None = None,
         *,
         clock: Callable[[], datetime] = utcnow,
-        calendars: dict[str, Calendar] | None = None,
+        work_windows: tuple[tuple[time, time], ...] = DEFAULT_WINDOWS,
         limits: EngineLimits | None = None,
+        job_policy: JobPolicy | None = None,
     ):
-        self.ctx = EngineContext(handlers=handlers or HandlerRegistry(), clock=clock, limits=limits or EngineLimits())
-        continuous = ContinuousCalendar()
-        self.calendars: dict[str, Calendar] = {"24x7": continuous, "workday": continuous}
-        self.calendars.update(calendars or {})
+        self.ctx = EngineContext(handlers=handlers or HandlerRegistry(), clock=clock, limits=limits or EngineLimits(),
+                                 sla=SlaService(work_windows))
+        self.sla = self.ctx.sla
         self.identity = IdentityService()
         self.history = HistoryService()
         self.repository = RepositoryService(self.ctx)
-        self.runtime = RuntimeService(self.ctx, self.deadlines)
+        self.runtime = RuntimeService(self.ctx, self.identity)
+        self.jobs = JobService(self.ctx, job_policy)
         self.tasks = TaskService(self.runtime)
-
-    def deadlines(self, props: object, start: datetime) -> Deadlines:
-        """Warn and due time of a task with these properties arriving at ``start``."""
-        assert isinstance(props, TaskProperties)
-        return compute_deadlines(props, start, self.calendars[props.calendar])

@@ -3,13 +3,15 @@
 from engine.db import Base
 from engine.history.models import HistoryEvent
 from engine.identity.models import OrgUnit, Post, User, user_post
+from engine.jobs.models import Job, TimerSchedule, WorkerHeartbeat
 from engine.repository.models import ProcessDefinition
 from engine.runtime.models import Incident, ProcessInstance
+from engine.sla.models import CalendarDay, CalendarYear
 from engine.tasks.models import HumanTask
 
 metadata = Base.metadata
 
 __all__ = [
-    "Base", "HistoryEvent", "HumanTask", "Incident", "OrgUnit", "Post", "ProcessDefinition", "ProcessInstance",
-    "User", "metadata", "user_post",
+    "Base", "CalendarDay", "CalendarYear", "HistoryEvent", "HumanTask", "Incident", "Job", "OrgUnit", "Post",
+    "ProcessDefinition", "ProcessInstance", "TimerSchedule", "User", "WorkerHeartbeat", "metadata", "user_post",
 ]

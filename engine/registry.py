@@ -27,6 +27,7 @@ class HandlerContext:
     business_key: str
     org_unit_id: int
     node_id: str
+    step_id: str
     data: Mapping[str, Any]
     now: datetime
 
@@ -41,11 +42,42 @@ class HandlerInfo:
     description: str
 
 
+@dataclass(frozen=True)
+class JobContext:
+    """What a job handler gets besides its payload: the session (its writes commit with the job's success),
+    the job's id, kind, idempotency key and attempt number, and the time."""
+
+    session: Session
+    job_id: int
+    kind: str
+    idempotency_key: str
+    attempt: int
+    instance_id: int | None
+    now: datetime
+
+
 class HandlerRegistry:
-    """Named handlers; a name can be registered once."""
+    """Named service-task handlers and job handlers; a name can be registered once in each."""
 
     def __init__(self) -> None:
         self._handlers: dict[str, HandlerInfo] = {}
+        self._jobs: dict[str, HandlerInfo] = {}
+
+    def register_job(self, kind: str, func: Callable[[JobContext, dict[str, Any]], Any],
+                     description: str = "") -> None:
+        """Register the code that carries out jobs of ``kind`` (``func(ctx, payload)``)."""
+        if kind in self._jobs:
+            raise EomsError(f"job kind '{kind}' is already registered")
+        self._jobs[kind] = HandlerInfo(kind, func, description or (func.__doc__ or "").strip())
+
+    def job_kinds(self) -> list[str]:
+        return sorted(self._jobs)
+
+    def run_job(self, kind: str, ctx: JobContext, payload: dict[str, Any]) -> Any:
+        info = self._jobs.get(kind)
+        if info is None:
+            raise EomsError(f"no job handler for kind '{kind}' is registered")
+        return info.func(ctx, payload)
 
     def register(self, name: str, func: Handler, description: str = "") -> None:
         if name in self._handlers:

@@ -15,7 +15,13 @@ class Settings:
     database_url: str
     storage_dir: str
     sms_backend: str = "outbox"
+    sms_http_url: str | None = None
+    sms_http_token: str | None = None
     idle_logout_seconds: int = 60
+    work_windows: str = "08:30-12:00,13:30-17:30"
+    worker_tick_seconds: float = 0.5
+    job_lease_seconds: int = 60
+    plugins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
@@ -26,7 +32,13 @@ class Settings:
             "database_url": env.get("EOMS_DATABASE_URL") or f"sqlite:///{instance / 'eoms.db'}",
             "storage_dir": env.get("EOMS_STORAGE_DIR") or str(instance / "storage"),
             "sms_backend": env.get("EOMS_SMS_BACKEND") or "outbox",
+            "sms_http_url": env.get("EOMS_SMS_HTTP_URL") or None,
+            "sms_http_token": env.get("EOMS_SMS_HTTP_TOKEN") or None,
             "idle_logout_seconds": _int(env, "EOMS_IDLE_LOGOUT_SECONDS", 60),
+            "work_windows": env.get("EOMS_WORK_WINDOWS") or "08:30-12:00,13:30-17:30",
+            "worker_tick_seconds": _float(env, "EOMS_WORKER_TICK_SECONDS", 0.5),
+            "job_lease_seconds": _int(env, "EOMS_JOB_LEASE_SECONDS", 60),
+            "plugins": tuple(p.strip() for p in (env.get("EOMS_PLUGINS") or "").split(",") if p.strip()),
         }
         return cls(**values)
 
@@ -37,7 +49,9 @@ class Settings:
         Path(self.storage_dir).mkdir(parents=True, exist_ok=True)
 
     def describe(self) -> dict[str, object]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """Every setting, secrets masked."""
+        return {f.name: ("***" if f.name.endswith("token") and getattr(self, f.name) else getattr(self, f.name))
+                for f in fields(self)}
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -48,3 +62,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ValueError(f"{name}={raw!r} is not a whole number") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None

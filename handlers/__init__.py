@@ -1,16 +1,30 @@
-"""Python code behind BPMN service tasks. ``build_registry()`` returns the registry the application uses."""
+"""Python code behind BPMN service tasks and durable jobs. ``build_registry()`` returns the registry the
+application uses; sites add their own handlers through plugins (``EOMS_PLUGINS``)."""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterable
+
+from engine.errors import EomsError
 from engine.registry import HandlerRegistry
+from handlers import sms
+from handlers.sms.backends import make_backend
 
 
-def build_registry() -> HandlerRegistry:
-    """A registry with every built-in handler registered by name."""
+def build_registry(*, sms_backend: str = "outbox", sms_http_url: str | None = None,
+                   sms_http_token: str | None = None, plugins: Iterable[str] = ()) -> HandlerRegistry:
+    """A registry with every built-in handler, plus those registered by each plugin module's
+    ``register(registry)`` function."""
     registry = HandlerRegistry()
-    for register in _MODULES:
+    sms.register(registry, make_backend(sms_backend, sms_http_url, sms_http_token))
+    for name in plugins:
+        try:
+            module = importlib.import_module(name)
+        except ImportError as err:
+            raise EomsError(f"plugin '{name}' cannot be imported: {err}") from None
+        register = getattr(module, "register", None)
+        if not callable(register):
+            raise EomsError(f"plugin '{name}' has no register(registry) function")
         register(registry)
     return registry
-
-
-_MODULES: list = []

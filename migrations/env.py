@@ -6,6 +6,7 @@ import os
 
 from alembic import context
 
+import handlers.models  # noqa: F401 - the handlers' tables belong to the same schema
 from engine.db import make_engine
 from engine.models import metadata
 

@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+import handlers.models  # noqa: F401 - the handlers' tables are part of the schema
 from engine.core import ProcessEngine
 from engine.db import make_engine, make_session_factory
 from engine.migrate import upgrade_to_head

@@ -136,6 +136,19 @@ class IdentityService:
             return {}
         return dict(session.execute(select(User.id, User.username).where(User.id.in_(ids))).tuples().all())
 
+    def supervisors_for(self, session: Session, org_unit_id: int) -> Sequence[User]:
+        """Active supervisors of the org unit, or of the nearest unit above it that has any."""
+        unit = session.get(OrgUnit, org_unit_id)
+        while unit is not None:
+            found = session.scalars(
+                select(User).where(User.org_unit_id == unit.id, User.role == "supervisor", User.is_active.is_(True))
+                .order_by(User.username)
+            ).all()
+            if found:
+                return found
+            unit = unit.parent
+        return []
+
     def holders(self, session: Session, post_id: int, org_unit_id: int) -> Sequence[User]:
         """Active users holding the post in exactly this org unit: the people a task is offered to."""
         return session.scalars(

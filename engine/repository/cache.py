@@ -27,6 +27,14 @@ class LoadedDefinition:
     def bundle(self) -> tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]:
         return self.spec, self.subprocess_specs
 
+    def find_task_spec(self, node_id: str) -> object | None:
+        """The task spec with this BPMN id in the process or one of its subprocesses."""
+        for proc in (self.spec, *self.subprocess_specs.values()):
+            found = proc.task_specs.get(node_id)
+            if found is not None:
+                return found
+        return None
+
     def task_properties(self, task_spec: object) -> TaskProperties:
         """The parsed properties of a user task spec (validated at deploy time)."""
         name = task_spec.name  # type: ignore[attr-defined]

@@ -6,15 +6,18 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.context import EngineContext
-from engine.errors import NotFound
-from engine.identity.models import Post, User
+from engine.errors import BpmnValidationError, EomsError, NotFound, ValidationIssue
+from engine.identity.models import OrgUnit, Post, User
+from engine.jobs.models import TimerSchedule
 from engine.repository.models import ProcessDefinition
 from engine.repository.validation import ParsedFile, parse_and_validate
 from engine.repository.xmlsafe import decode_xml
+from engine.spiff.timers import schedule_for, start_timer_of
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,32 @@ class RepositoryService:
             )
             session.add(row)
             session.flush()
+            self._schedule_start_timer(session, row, spec, filename)
             results.append(DeployResult(key, row.version, row.name, row.id, True))
         return results
+
+    def _schedule_start_timer(self, session: Session, row: ProcessDefinition, spec: BpmnProcessSpec,
+                              filename: str) -> None:
+        """Keep the timer-start schedule of a process key in step with its newest version."""
+        existing = session.get(TimerSchedule, row.key)
+        timer = start_timer_of(spec)
+        if timer is None:
+            if existing is not None:
+                session.delete(existing)
+            return
+        if timer.org_code and session.scalar(select(OrgUnit.id).where(OrgUnit.code == timer.org_code)) is None:
+            raise BpmnValidationError([ValidationIssue(filename, timer.node_id, "bad-property",
+                                                       f"orgUnit: org unit '{timer.org_code}' does not exist")])
+        try:
+            plan = schedule_for(timer, self.ctx.clock())
+        except EomsError as err:
+            raise BpmnValidationError([ValidationIssue(filename, timer.node_id, "bad-timer", str(err))]) from None
+        schedule = existing or TimerSchedule(process_key=row.key)
+        schedule.definition_id, schedule.expression, schedule.org_code = row.id, timer.expression, timer.org_code
+        schedule.next_due, schedule.remaining = plan.next_due, plan.remaining
+        schedule.interval_seconds = int(plan.interval.total_seconds())
+        session.add(schedule)
+        session.flush()
 
     def latest(self, session: Session, key: str) -> ProcessDefinition:
         row = session.scalar(

@@ -8,14 +8,15 @@ back — none of them.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_FORMAT
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
@@ -32,7 +33,6 @@ from engine.registry import HandlerContext
 from engine.repository.cache import LoadedDefinition
 from engine.repository.models import ProcessDefinition
 from engine.runtime.models import Incident, ProcessInstance
-from engine.sla.deadlines import Deadlines
 from engine.spiff.scripting import EomsScriptEngine
 from engine.spiff.stepping import (
     AUTOMATIC_RECORDED,
@@ -82,12 +82,10 @@ class InstanceOperation:
     """A restored instance being changed by one caller, saved once with :meth:`save`."""
 
     def __init__(self, ctx: EngineContext, session: Session, instance: ProcessInstance,
-                 definition: LoadedDefinition, workflow: BpmnWorkflow, actor_id: int | None,
-                 deadlines: Callable[[object, datetime], Deadlines]):
+                 definition: LoadedDefinition, workflow: BpmnWorkflow, actor_id: int | None):
         self.ctx, self.session, self.instance = ctx, session, instance
         self.definition, self.workflow, self.actor_id = definition, workflow, actor_id
         self.now = ctx.clock()
-        self._deadlines = deadlines
         self.failure: StepFailure | None = None
         self.incident: Incident | None = None
         workflow.script_engine = EomsScriptEngine(self._call_handler)
@@ -119,9 +117,13 @@ class InstanceOperation:
         self.advance(first=task)
 
     def _record_step(self, task: Task) -> None:
-        if type(task.task_spec).__name__ in AUTOMATIC_RECORDED:
-            record(self.session, self.instance.id, "step_completed", node_id=task.task_spec.bpmn_id,
-                   payload={"name": task.task_spec.bpmn_name}, at=self.now)
+        spec = task.task_spec
+        if type(spec).__name__ in AUTOMATIC_RECORDED:
+            record(self.session, self.instance.id, "step_completed", node_id=spec.bpmn_id,
+                   payload={"name": spec.bpmn_name}, at=self.now)
+        elif isinstance(spec, CatchingEvent) and isinstance(spec.event_definition, TimerEventDefinition):
+            record(self.session, self.instance.id, "timer_fired", node_id=spec.bpmn_id,
+                   payload={"name": spec.bpmn_name, "kind": type(spec.event_definition).__name__}, at=self.now)
 
     def _call_handler(self, task: Task, name: str, params: dict[str, Any]) -> Any:
         hctx = HandlerContext(
@@ -131,6 +133,7 @@ class InstanceOperation:
             business_key=self.instance.business_key,
             org_unit_id=self.instance.org_unit_id,
             node_id=task.task_spec.bpmn_id or task.task_spec.name,
+            step_id=str(task.id),
             data=copy.deepcopy(task.data),
             now=self.now,
         )
@@ -166,8 +169,11 @@ class InstanceOperation:
         if len(self.workflow.tasks) > limits.max_tree_tasks and self.incident is None:
             self._open_incident(None, "engine", f"the instance has {len(self.workflow.tasks)} tasks in its tree "
                                                 f"(limit {limits.max_tree_tasks}); a loop runs away")
-        created = sync_human_tasks(self.session, self.instance, self.definition,
-                                   ready_human_tasks(self.workflow), self.now, self._deadlines, reason)
+        created, problems = sync_human_tasks(
+            self.session, self.instance, self.definition, ready_human_tasks(self.workflow), self.now,
+            lambda props, start: self.ctx.sla.deadlines(self.session, props, start), reason)
+        if problems and self.incident is None:
+            self._open_incident(None, "calendar", problems[0])
         instance = self.instance
         if instance.status == "running" and is_finished(self.workflow):
             instance.status = "completed" if self.workflow.success else "cancelled"
@@ -181,21 +187,20 @@ class InstanceOperation:
         return created
 
 
-def open_instance(ctx: EngineContext, session: Session, instance: ProcessInstance, actor_id: int | None,
-                  deadlines: Callable[[object, datetime], Deadlines]) -> InstanceOperation:
+def open_instance(ctx: EngineContext, session: Session, instance: ProcessInstance,
+                  actor_id: int | None) -> InstanceOperation:
     """Restore a stored instance for one operation."""
     definition = load_definition(ctx, session, instance.definition_id)
     workflow = ctx.codec.load_state(instance.state, definition.bundle)
-    return InstanceOperation(ctx, session, instance, definition, workflow, actor_id, deadlines)
+    return InstanceOperation(ctx, session, instance, definition, workflow, actor_id)
 
 
 def new_instance(ctx: EngineContext, session: Session, instance: ProcessInstance, definition: LoadedDefinition,
-                 data: dict[str, Any], actor_id: int | None,
-                 deadlines: Callable[[object, datetime], Deadlines]) -> InstanceOperation:
+                 data: dict[str, Any], actor_id: int | None) -> InstanceOperation:
     """A fresh workflow for a new instance row (already added and flushed), with its start data."""
     workflow = BpmnWorkflow(definition.spec, definition.subprocess_specs)
     workflow.task_tree.data.update(copy.deepcopy(data))
     start = workflow.get_next_task(state=TaskState.READY)
     if start is not None:
         start.data.update(copy.deepcopy(data))
-    return InstanceOperation(ctx, session, instance, definition, workflow, actor_id, deadlines)
+    return InstanceOperation(ctx, session, instance, definition, workflow, actor_id)

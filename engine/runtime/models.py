@@ -48,7 +48,8 @@ class Incident(Base):
     __table_args__ = (Index("ix_incident_status_created", "status", "created_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("job.id"), index=True)
     spiff_task_id: Mapped[str | None] = mapped_column(String(36))
     node_id: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(20))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.context import EngineContext
@@ -17,6 +18,8 @@ from engine.errors import InvalidInput, InvalidState, NotAllowed, NotFound
 from engine.history.service import record
 from engine.identity.access import in_scope, oversees
 from engine.identity.models import OrgUnit, User
+from engine.identity.service import IdentityService
+from engine.jobs.service import reset_job
 from engine.repository.models import ProcessDefinition
 from engine.runtime.executor import (
     InstanceOperation,
@@ -26,7 +29,7 @@ from engine.runtime.executor import (
     open_instance,
 )
 from engine.runtime.models import Incident, ProcessInstance
-from engine.sla.deadlines import Deadlines
+from engine.spiff.timers import fire_start_timers
 from engine.tasks.models import HumanTask
 
 MAX_DATA_BYTES = 256 * 1024
@@ -59,13 +62,17 @@ def check_data(data: Any, what: str = "data") -> dict[str, Any]:
 class RuntimeService:
     """Instances: start, cancel, look up; incidents: list, retry."""
 
-    def __init__(self, ctx: EngineContext, deadlines: Callable[[object, datetime], Deadlines]):
+    def __init__(self, ctx: EngineContext, identity: IdentityService):
         self.ctx = ctx
-        self._deadlines = deadlines
+        self.identity = identity
 
     def start(self, session: Session, process_key: str, *, business_key: str, data: dict[str, Any],
-              actor: User, org_code: str | None = None) -> StartResult:
-        """Start the latest version of ``process_key`` for work order ``business_key``."""
+              actor: User | None, org_code: str | None = None, fire_start_timer: bool = False) -> StartResult:
+        """Start the latest version of ``process_key`` for work order ``business_key``.
+
+        ``actor`` None is the system (a timer start): it needs ``org_code``. ``fire_start_timer`` makes a timer
+        start event fire at once (the scheduler decided it is due).
+        """
         business_key = (business_key or "").strip()
         if not business_key or len(business_key) > 200:
             raise InvalidInput("business key must be 1-200 characters", {"business_key": "required"})
@@ -76,38 +83,57 @@ class RuntimeService:
         )
         if definition_row is None:
             raise NotFound(f"process '{process_key}' is not deployed")
-        org = actor.org_unit
-        if org_code:
-            org = session.scalar(select(OrgUnit).where(OrgUnit.code == org_code))
-            if org is None:
-                raise NotFound(f"org unit '{org_code}' does not exist")
-            if not in_scope(session, actor, org.id):
-                raise NotAllowed(f"{actor.username} may not start work in org unit '{org_code}'")
-        duplicate = session.scalar(
+        org = self._start_org(session, actor, org_code)
+        if self._open_with_key(session, process_key, business_key) is not None:
+            raise self._duplicate(session, process_key, business_key)
+        definition = load_definition(self.ctx, session, definition_row.id)
+        now = self.ctx.clock()
+        actor_id = actor.id if actor else None
+        instance = ProcessInstance(
+            definition_id=definition_row.id, process_key=process_key, business_key=business_key,
+            org_unit_id=org.id, status="running", state="{}", serializer_version="", started_at=now,
+            started_by_id=actor_id,
+        )
+        try:
+            with session.begin_nested():
+                session.add(instance)
+        except IntegrityError:  # the same business key started a moment ago by someone else
+            raise self._duplicate(session, process_key, business_key) from None
+        with conflict_guard(f"work order {business_key}"):
+            record(session, instance.id, "instance_started", actor_id=actor_id, at=now,
+                   payload={"process_key": process_key, "version": definition_row.version})
+            op = new_instance(self.ctx, session, instance, definition, data, actor_id)
+            if fire_start_timer:
+                fire_start_timers(op.workflow, now)
+            op.advance()
+            tasks = op.save()
+        return StartResult(instance, tasks, op.incident)
+
+    def _start_org(self, session: Session, actor: User | None, org_code: str | None) -> OrgUnit:
+        if not org_code:
+            if actor is None:
+                raise InvalidInput("a system start needs an org unit", {"org": "required"})
+            return actor.org_unit
+        org = session.scalar(select(OrgUnit).where(OrgUnit.code == org_code))
+        if org is None:
+            raise NotFound(f"org unit '{org_code}' does not exist")
+        if actor is not None and not in_scope(session, actor, org.id):
+            raise NotAllowed(f"{actor.username} may not start work in org unit '{org_code}'")
+        return org
+
+    @staticmethod
+    def _open_with_key(session: Session, process_key: str, business_key: str) -> int | None:
+        return session.scalar(
             select(ProcessInstance.id).where(
                 ProcessInstance.process_key == process_key, ProcessInstance.business_key == business_key,
                 ProcessInstance.status != "cancelled",
             ).limit(1)
         )
-        if duplicate is not None:
-            raise InvalidInput(f"business key '{business_key}' is already used by instance {duplicate} of "
-                               f"'{process_key}'", {"business_key": "already used"})
-        definition = load_definition(self.ctx, session, definition_row.id)
-        now = self.ctx.clock()
-        instance = ProcessInstance(
-            definition_id=definition_row.id, process_key=process_key, business_key=business_key,
-            org_unit_id=org.id, status="running", state="{}", serializer_version="", started_at=now,
-            started_by_id=actor.id,
-        )
-        with conflict_guard(f"work order {business_key}"):
-            session.add(instance)
-            session.flush()
-            record(session, instance.id, "instance_started", actor_id=actor.id, at=now,
-                   payload={"process_key": process_key, "version": definition_row.version})
-            op = new_instance(self.ctx, session, instance, definition, data, actor.id, self._deadlines)
-            op.advance()
-            tasks = op.save()
-        return StartResult(instance, tasks, op.incident)
+
+    def _duplicate(self, session: Session, process_key: str, business_key: str) -> InvalidInput:
+        other = self._open_with_key(session, process_key, business_key)
+        return InvalidInput(f"business key '{business_key}' is already used by instance {other} of '{process_key}'",
+                            {"business_key": "already used"})
 
     def get(self, session: Session, instance_id: int) -> ProcessInstance:
         instance = session.get(ProcessInstance, instance_id)
@@ -119,7 +145,7 @@ class RuntimeService:
         """Restore an instance for a change (used by the task service and the scheduler)."""
         if instance.status != "running":
             raise InvalidState(f"instance {instance.id} is {instance.status}")
-        return open_instance(self.ctx, session, instance, actor_id, self._deadlines)
+        return open_instance(self.ctx, session, instance, actor_id)
 
     def cancel(self, session: Session, instance_id: int, *, actor: User, reason: str) -> ProcessInstance:
         """Cancel a running instance (supervisors of its org unit and admins); its open tasks close."""
@@ -149,32 +175,65 @@ class RuntimeService:
         return session.scalars(query).all()
 
     def retry_incident(self, session: Session, incident_id: int, *, actor: User | None) -> Incident:
-        """Run the failed step again; the incident is resolved when it succeeds, else updated."""
+        """Try the failed thing again: a step is run again, a job gets fresh attempts, deadlines are
+        recomputed. The incident is resolved when that succeeds, else updated."""
         incident = session.get(Incident, incident_id)
         if incident is None:
             raise NotFound(f"incident {incident_id} does not exist")
         if incident.status != "open":
             raise InvalidState(f"incident {incident_id} is already {incident.status}")
-        instance = self.get(session, incident.instance_id)
-        if actor is not None and actor.role != "admin" and not oversees(session, actor, instance.org_unit_id):
+        instance = session.get(ProcessInstance, incident.instance_id) if incident.instance_id else None
+        if actor is not None and actor.role != "admin" and (
+                instance is None or not oversees(session, actor, instance.org_unit_id)):
             raise NotAllowed(f"{actor.username} may not retry incident {incident_id}")
         actor_id = actor.id if actor else None
+        now = self.ctx.clock()
+        if instance is not None:
+            record(session, instance.id, "incident_retried", actor_id=actor_id, node_id=incident.node_id,
+                   payload={"incident_id": incident.id, "attempt": incident.attempts + 1}, at=now)
+        if incident.job_id is not None:
+            reset_job(session, incident.job_id, now)  # resolved by the worker when the job succeeds
+            return incident
+        assert instance is not None
+        if incident.kind == "calendar":
+            self._retry_deadlines(session, instance, incident, actor_id, now)
+            return incident
         with conflict_guard(f"work order {instance.business_key}"):
             op = self.open(session, instance, actor_id)
-            record(session, instance.id, "incident_retried", actor_id=actor_id, node_id=incident.node_id,
-                   payload={"incident_id": incident.id, "attempt": incident.attempts + 1}, at=op.now)
             task = op.spiff_task(incident.spiff_task_id) if incident.spiff_task_id else None
-            if task is not None and task.state == TaskState.ERROR:
-                op.run_task(task)
-            else:
-                op.advance()
+            op.advance(first=task if task is not None and task.state == TaskState.ERROR else None)
             if op.failure is None and (op.incident is None or op.incident.id != incident.id):
-                incident.status, incident.resolved_at, incident.updated_at = "resolved", op.now, op.now
-                incident.resolved_by_id = actor_id
-                record(session, instance.id, "incident_resolved", actor_id=actor_id, node_id=incident.node_id,
-                       payload={"incident_id": incident.id}, at=op.now)
+                self._resolve(session, incident, instance.id, actor_id, op.now)
             op.save()
         return incident
+
+    def _retry_deadlines(self, session: Session, instance: ProcessInstance, incident: Incident,
+                         actor_id: int | None, now: datetime) -> None:
+        """Recompute the deadlines of the instance's open tasks now that the calendar may have the year."""
+        definition = load_definition(self.ctx, session, instance.definition_id)
+        rows = session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id,
+                                                       HumanTask.status == "ready")).all()
+        problems = []
+        for row in rows:
+            spec = definition.find_task_spec(row.node_id)
+            if spec is None:
+                continue
+            times = self.ctx.sla.deadlines(session, definition.task_properties(spec), row.created_at)
+            if times.problem:
+                problems.append(times.problem)
+                continue
+            row.warn_at, row.due_at = times.warn_at, times.due_at
+        if problems:
+            incident.attempts, incident.message, incident.updated_at = incident.attempts + 1, problems[0], now
+        else:
+            self._resolve(session, incident, instance.id, actor_id, now)
+
+    @staticmethod
+    def _resolve(session: Session, incident: Incident, instance_id: int, actor_id: int | None, now: datetime) -> None:
+        incident.status, incident.resolved_at, incident.updated_at = "resolved", now, now
+        incident.resolved_by_id = actor_id
+        record(session, instance_id, "incident_resolved", actor_id=actor_id, node_id=incident.node_id,
+               payload={"incident_id": incident.id}, at=now)
 
     def _open_incidents(self, session: Session, instance_id: int) -> Sequence[Incident]:
         return session.scalars(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db import Base, UTCDateTime, utcnow
@@ -24,6 +24,12 @@ class HumanTask(Base):
         Index("ix_human_task_instance_status", "instance_id", "status"),
         Index("ix_human_task_status_due", "status", "due_at"),
         Index("ix_human_task_completed_by", "completed_by_id", "completed_at"),
+        Index("ix_human_task_warn_pending", "warn_at",
+              postgresql_where=text("status = 'ready' AND warned_at IS NULL AND suspended_at IS NULL"),
+              sqlite_where=text("status = 'ready' AND warned_at IS NULL AND suspended_at IS NULL")),
+        Index("ix_human_task_due_pending", "due_at",
+              postgresql_where=text("status = 'ready' AND overdue_at IS NULL AND suspended_at IS NULL"),
+              sqlite_where=text("status = 'ready' AND overdue_at IS NULL AND suspended_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -49,6 +55,10 @@ class HumanTask(Base):
     warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paused_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     row_version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": row_version}

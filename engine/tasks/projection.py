@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from engine.history.service import record
 from engine.identity.models import Post
 from engine.repository.cache import LoadedDefinition
+from engine.repository.properties import TaskProperties
 from engine.runtime.models import ProcessInstance
-from engine.sla.deadlines import Deadlines
+from engine.sla.service import TaskDeadlines
 from engine.tasks.models import HumanTask
 
 
@@ -23,13 +24,13 @@ def sync_human_tasks(
     definition: LoadedDefinition,
     ready: list[Task],
     now: datetime,
-    deadlines: Callable[[object, datetime], Deadlines],
+    deadlines: Callable[[TaskProperties, datetime], TaskDeadlines],
     reason: str = "",
-) -> list[HumanTask]:
-    """Create rows for new READY tasks, close rows whose task is no longer READY; return the new rows.
+) -> tuple[list[HumanTask], list[str]]:
+    """Create rows for new READY tasks, close rows whose task is no longer READY.
 
     ``deadlines(properties, start)`` computes warn/due times. A closed row becomes ``cancelled`` unless the
-    caller already marked it (completed, returned).
+    caller already marked it (completed, returned). Returns the new rows and any calendar problems met.
     """
     open_rows = session.scalars(
         select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == "ready")
@@ -42,21 +43,25 @@ def sync_human_tasks(
             record(session, instance.id, "task_cancelled", human_task_id=row.id, node_id=row.node_id,
                    payload={"reason": reason} if reason else None, at=now)
     known = {row.spiff_task_id for row in open_rows}
-    created = []
+    created: list[HumanTask] = []
+    problems: list[str] = []
     for spiff_id, task in ready_ids.items():
         if spiff_id in known:
             continue
-        row = _new_row(session, instance, definition, task, now, deadlines)
+        row, problem = _new_row(session, instance, definition, task, now, deadlines)
+        if problem:
+            problems.append(problem)
         session.add(row)
         session.flush()
         record(session, instance.id, "task_created", human_task_id=row.id, node_id=row.node_id,
                payload={"post": row.lane, "due_at": row.due_at.isoformat() if row.due_at else None}, at=now)
         created.append(row)
-    return created
+    return created, problems
 
 
 def _new_row(session: Session, instance: ProcessInstance, definition: LoadedDefinition, task: Task,
-             now: datetime, deadlines: Callable[[object, datetime], Deadlines]) -> HumanTask:
+             now: datetime, deadlines: Callable[[TaskProperties, datetime], TaskDeadlines]
+             ) -> tuple[HumanTask, str | None]:
     spec = task.task_spec
     props = definition.task_properties(spec)
     lane = spec.lane
@@ -82,7 +87,7 @@ def _new_row(session: Session, instance: ProcessInstance, definition: LoadedDefi
         created_at=now,
         warn_at=times.warn_at,
         due_at=times.due_at,
-    )
+    ), times.problem
 
 
 def _iso(duration: object) -> str:

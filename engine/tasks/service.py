@@ -17,9 +17,11 @@ from engine.errors import ConcurrencyConflict, InvalidInput, InvalidState, NotAl
 from engine.history.service import record
 from engine.identity.access import holds_post_in, oversees
 from engine.identity.models import OrgUnit, Post, User
+from engine.jobs.service import enqueue
 from engine.runtime.executor import conflict_guard
 from engine.runtime.models import ProcessInstance
 from engine.runtime.service import RuntimeService, check_data
+from engine.sla.scanner import SMS_JOB, recipients, task_params
 from engine.tasks.models import HumanTask
 from engine.tasks.queries import Page, TaskFilter, query_tasks
 
@@ -93,6 +95,7 @@ class TaskService:
         """Complete the task with ``data`` and run the instance on; returns the tasks that arrived."""
         check_data(data)
         row = self._actionable(session, task_id, user)
+        self._require_running(row)
         instance = session.get(ProcessInstance, row.instance_id)
         assert instance is not None
         with conflict_guard(f"work order {row.business_key}"):
@@ -148,6 +151,7 @@ class TaskService:
     def return_to_previous(self, session: Session, task_id: int, user: User, *, reason: str) -> HumanTask:
         """退回: reopen the previous user step on this path for the person who did it; returns its new row."""
         row = self._actionable(session, task_id, user, action="return")
+        self._require_running(row)
         reason = _text(reason, "reason")
         instance = session.get(ProcessInstance, row.instance_id)
         assert instance is not None
@@ -179,6 +183,60 @@ class TaskService:
             session.flush()
         return reopened
 
+    def suspend(self, session: Session, task_id: int, user: User, *, reason: str) -> HumanTask:
+        """挂起: stop the task's clock (the step must allow it); nobody can complete it until it resumes."""
+        row = self._actionable(session, task_id, user, action="suspend")
+        reason = _text(reason, "reason")
+        if row.suspended_at is not None:
+            raise InvalidState(f"task {task_id} is already suspended")
+        now = self.runtime.ctx.clock()
+        with conflict_guard(f"task {task_id}"):
+            row.suspended_at = now
+            session.flush()
+        record(session, row.instance_id, "task_suspended", actor_id=user.id, human_task_id=row.id,
+               node_id=row.node_id, payload={"reason": reason}, at=now)
+        return row
+
+    def resume(self, session: Session, task_id: int, user: User, *, reason: str = "") -> HumanTask:
+        """Resume a suspended task; its warn and due times move later by the paused (working) time."""
+        row = self.get(session, task_id, user)
+        self._require_open(row)
+        if row.suspended_at is None:
+            raise InvalidState(f"task {task_id} is not suspended")
+        if not (is_offered_to(user, row) or oversees(session, user, row.org_unit_id)):
+            raise NotAllowed(f"task {task_id} is not offered to {user.username}")
+        sla = self.runtime.ctx.sla
+        now = self.runtime.ctx.clock()
+        paused_from = row.suspended_at
+        with conflict_guard(f"task {task_id}"):
+            row.due_at = sla.shift(session, row.calendar, row.due_at, paused_from, now)
+            row.warn_at = sla.shift(session, row.calendar, row.warn_at, paused_from, now)
+            row.paused_seconds += int((now - paused_from).total_seconds())
+            row.suspended_at = None
+            session.flush()
+        record(session, row.instance_id, "task_resumed", actor_id=user.id, human_task_id=row.id,
+               node_id=row.node_id, at=now,
+               payload={"reason": reason.strip()[:MAX_TEXT], "paused_seconds": int((now - paused_from).total_seconds()),
+                        "due_at": row.due_at.isoformat() if row.due_at else None})
+        return row
+
+    def urge(self, session: Session, task_id: int, user: User, *, note: str = "") -> HumanTask:
+        """催办 by a supervisor of the task's org unit: an SMS to whoever has the task, and a history event."""
+        row = self.get(session, task_id, user)
+        self._require_open(row)
+        if not oversees(session, user, row.org_unit_id):
+            raise NotAllowed(f"only a supervisor of the task's org unit may urge task {task_id}")
+        now = self.runtime.ctx.clock()
+        users = recipients(session, self.runtime.identity, row)
+        event = record(session, row.instance_id, "task_urged", actor_id=user.id, human_task_id=row.id,
+                       node_id=row.node_id, at=now, payload={"note": note.strip()[:MAX_TEXT], "to": users})
+        session.flush()
+        if users:
+            params = {**task_params(session, row), "urger": user.display_name, "note": note.strip()[:200]}
+            enqueue(session, SMS_JOB, {"template": "urge", "to": [{"user_id": u} for u in users], "params": params},
+                    f"urge:{row.id}:{event.id}", now=now, instance_id=row.instance_id)
+        return row
+
     def annotate(self, session: Session, task_id: int, user: User, text: str) -> None:
         """批注: a note on the task, visible in the instance history."""
         row = self.get(session, task_id, user)
@@ -202,6 +260,11 @@ class TaskService:
     def _require_open(row: HumanTask) -> None:
         if row.status != "ready":
             raise InvalidState(f"task {row.id} is already {row.status}")
+
+    @staticmethod
+    def _require_running(row: HumanTask) -> None:
+        if row.suspended_at is not None:
+            raise InvalidState(f"task {row.id} is suspended; resume it first")
 
     @staticmethod
     def _live_task(task: Task | None, row: HumanTask) -> Task:

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.core import ProcessEngine
 from engine.db import make_engine, make_session_factory
+from engine.jobs.service import JobPolicy
+from engine.sla.calendar import parse_windows
 from eoms.settings import Settings
 from handlers import build_registry
 
@@ -33,7 +35,7 @@ class App:
     @property
     def engine(self) -> ProcessEngine:
         if self._engine is None:
-            self._engine = ProcessEngine(build_registry())
+            self._engine = build_engine(self.settings)
         return self._engine
 
     @property
@@ -54,6 +56,14 @@ class App:
         """One operation, one transaction: committed on success, rolled back on any error."""
         with self.sessions.begin() as session:
             yield session
+
+
+def build_engine(settings: Settings) -> ProcessEngine:
+    """The process engine as the settings describe it (handlers, SMS backend, work windows, job lease)."""
+    registry = build_registry(sms_backend=settings.sms_backend, sms_http_url=settings.sms_http_url,
+                              sms_http_token=settings.sms_http_token, plugins=settings.plugins)
+    return ProcessEngine(registry, work_windows=parse_windows(settings.work_windows),
+                         job_policy=JobPolicy(lease=timedelta(seconds=settings.job_lease_seconds)))
 
 
 @click.group()

@@ -14,7 +14,7 @@ from eoms.cli.common import App, emit_json, iso, local_time, parse_json_object, 
 
 def register_process_commands(cli: click.Group) -> None:
     for command in (deploy, validate, start, tasks, claim, complete, transfer, return_task, annotate,
-                    cancel, incidents, retry, history):
+                    suspend, resume, urge, cancel, incidents, retry, history):
         cli.add_command(command)
 
 
@@ -295,3 +295,40 @@ def history(app: App, instance_id: int, as_json: bool) -> None:
 def _short(payload: object) -> str:
     text = "" if not payload else str(payload)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+@click.command()
+@click.argument("task_id", type=int)
+@click.option("--as", "username", required=True)
+@click.option("--reason", required=True)
+@pass_app
+def suspend(app: App, task_id: int, username: str, reason: str) -> None:
+    """挂起: pause a task's clock."""
+    with app.transaction() as s:
+        app.engine.tasks.suspend(s, task_id, app.engine.identity.get_user(s, username), reason=reason)
+    click.echo(f"task {task_id} suspended")
+
+
+@click.command()
+@click.argument("task_id", type=int)
+@click.option("--as", "username", required=True)
+@click.option("--reason", default="")
+@pass_app
+def resume(app: App, task_id: int, username: str, reason: str) -> None:
+    """Resume a suspended task; its deadline moves by the paused time."""
+    with app.transaction() as s:
+        row = app.engine.tasks.resume(s, task_id, app.engine.identity.get_user(s, username), reason=reason)
+        due = local_time(row.due_at)
+    click.echo(f"task {task_id} resumed; due {due}")
+
+
+@click.command()
+@click.argument("task_id", type=int)
+@click.option("--as", "username", required=True)
+@click.option("--note", default="")
+@pass_app
+def urge(app: App, task_id: int, username: str, note: str) -> None:
+    """催办 (supervisors): an SMS to whoever has the task."""
+    with app.transaction() as s:
+        app.engine.tasks.urge(s, task_id, app.engine.identity.get_user(s, username), note=note)
+    click.echo(f"task {task_id} urged")

@@ -54,7 +54,7 @@ def tasks_of(s, instance_id):  # type: ignore[no-untyped-def]
 def spiff_data(pe, s, instance_id, node_id):  # type: ignore[no-untyped-def]
     """The data of the (last) task of ``node_id`` in the stored state, restored through the engine's codec."""
     instance = s.get(ProcessInstance, instance_id)
-    workflow = open_instance(pe.ctx, s, instance, None, pe.deadlines).workflow
+    workflow = open_instance(pe.ctx, s, instance, None).workflow
     found = [t for t in workflow.tasks.values() if t.task_spec.bpmn_id == node_id]
     assert found, f"no task {node_id} in the stored state"
     return found[-1].data

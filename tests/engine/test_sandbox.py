@@ -68,7 +68,7 @@ def start(pe, db, process_key, data, business_key="WO-1"):  # type: ignore[no-un
 
 def spiff_data(pe, s, instance_id, node_id):  # type: ignore[no-untyped-def]
     instance = s.get(ProcessInstance, instance_id)
-    workflow = open_instance(pe.ctx, s, instance, None, pe.deadlines).workflow
+    workflow = open_instance(pe.ctx, s, instance, None).workflow
     found = [t for t in workflow.tasks.values() if t.task_spec.bpmn_id == node_id]
     assert found, f"no task {node_id} in the stored state"
     return found[-1].data

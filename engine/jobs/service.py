@@ -1,0 +1,156 @@
+"""Jobs service: enqueue outside effects in the caller's transaction; claim, run, retry them in the worker."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine.context import EngineContext
+from engine.errors import InvalidState, NotFound
+from engine.history.service import record
+from engine.jobs.models import Job
+from engine.registry import JobContext
+from engine.runtime.models import Incident
+
+MAX_ERROR_TEXT = 2000
+
+
+@dataclass(frozen=True)
+class JobPolicy:
+    """How long a claim lasts and how retries are spaced (exponential backoff, capped)."""
+
+    lease: timedelta = timedelta(seconds=60)
+    backoff_base: timedelta = timedelta(seconds=10)
+    backoff_cap: timedelta = timedelta(hours=1)
+
+    def backoff(self, attempts: int) -> timedelta:
+        return min(self.backoff_cap, self.backoff_base * (2 ** max(0, attempts - 1)))
+
+
+def enqueue(session: Session, kind: str, payload: dict[str, Any], key: str, *, now: datetime,
+            due_at: datetime | None = None, max_attempts: int = 5, instance_id: int | None = None) -> Job:
+    """Add a job in the caller's transaction; a job with the same idempotency key is returned instead."""
+    existing = session.scalar(select(Job).where(Job.idempotency_key == key))
+    if existing is not None:
+        return existing
+    job = Job(kind=kind, payload=payload, idempotency_key=key[:200], status="pending", due_at=due_at or now,
+              max_attempts=max_attempts, instance_id=instance_id, created_at=now, updated_at=now)
+    try:
+        with session.begin_nested():
+            session.add(job)
+    except IntegrityError:  # the same key committed by someone else a moment ago
+        found = session.scalar(select(Job).where(Job.idempotency_key == key))
+        if found is None:
+            raise
+        return found
+    return job
+
+
+def reset_job(session: Session, job_id: int, now: datetime) -> Job:
+    """Give a failed job a fresh set of attempts, due now."""
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"job {job_id} does not exist")
+    if job.status not in ("failed", "pending"):
+        raise InvalidState(f"job {job_id} is {job.status}")
+    job.status, job.attempts, job.due_at, job.updated_at, job.finished_at = "pending", 0, now, now, None
+    return job
+
+
+class JobService:
+    """Claiming and running jobs; retries with backoff; a job out of attempts becomes an incident."""
+
+    def __init__(self, ctx: EngineContext, policy: JobPolicy | None = None):
+        self.ctx = ctx
+        self.policy = policy or JobPolicy()
+
+    def enqueue(self, session: Session, kind: str, payload: dict[str, Any], key: str, **kwargs: Any) -> Job:
+        return enqueue(session, kind, payload, key, now=self.ctx.clock(), **kwargs)
+
+    def claim(self, session: Session, worker_id: str, limit: int = 20) -> list[int]:
+        """Mark up to ``limit`` due jobs (and jobs whose claim expired) as running for ``worker_id``.
+
+        On PostgreSQL rows another worker holds are skipped (``FOR UPDATE SKIP LOCKED``); the caller commits.
+        """
+        now = self.ctx.clock()
+        due = or_(
+            and_(Job.status == "pending", Job.due_at <= now),
+            and_(Job.status == "running", Job.locked_until < now),
+        )
+        query = select(Job).where(due).order_by(Job.due_at, Job.id).limit(limit)
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        jobs = session.scalars(query).all()
+        for job in jobs:
+            job.status, job.locked_by, job.locked_until = "running", worker_id, now + self.policy.lease
+            job.updated_at = now
+        session.flush()
+        return [job.id for job in jobs]
+
+    def run(self, session: Session, job_id: int, worker_id: str) -> str:
+        """Carry out one claimed job in the caller's transaction; returns its new status.
+
+        The job row is locked for the run (PostgreSQL), so a claim that expires while this worker is alive is
+        not taken over; if another worker took the job over first, nothing happens here.
+        """
+        query = select(Job).where(Job.id == job_id)
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        job = session.scalar(query)
+        if job is None or job.status != "running" or job.locked_by != worker_id:
+            return "skipped"
+        now = self.ctx.clock()
+        job.attempts += 1
+        jctx = JobContext(session=session, job_id=job.id, kind=job.kind, idempotency_key=job.idempotency_key,
+                          attempt=job.attempts, instance_id=job.instance_id, now=now)
+        try:
+            with session.begin_nested():
+                result = self.ctx.handlers.run_job(job.kind, jctx, dict(job.payload))
+        except Exception as err:  # any failure of the outside world is retried, never lost
+            self._failed(session, job, f"{type(err).__name__}: {err}", now)
+            return job.status
+        job.status, job.finished_at, job.updated_at = "done", now, now
+        job.locked_by = job.locked_until = None
+        job.last_error = None
+        job.result = result if isinstance(result, dict) else None
+        for incident in self._open_incidents(session, job.id):
+            incident.status, incident.resolved_at, incident.updated_at = "resolved", now, now
+            if job.instance_id:
+                record(session, job.instance_id, "incident_resolved", payload={"incident_id": incident.id}, at=now)
+        return "done"
+
+    def _failed(self, session: Session, job: Job, error: str, now: datetime) -> None:
+        job.last_error, job.updated_at = error[:MAX_ERROR_TEXT], now
+        job.locked_by = job.locked_until = None
+        if job.attempts < job.max_attempts:
+            job.status, job.due_at = "pending", now + self.policy.backoff(job.attempts)
+            return
+        job.status, job.finished_at = "failed", now
+        message = f"job {job.kind} failed {job.attempts} times; last error: {error}"[:MAX_ERROR_TEXT]
+        incident = next(iter(self._open_incidents(session, job.id)), None)
+        if incident is None:
+            incident = Incident(instance_id=job.instance_id, job_id=job.id, node_id=job.kind, kind="job",
+                                message=message, attempts=job.attempts, created_at=now, updated_at=now)
+            session.add(incident)
+            session.flush()
+        else:
+            incident.message, incident.attempts, incident.updated_at = message, job.attempts, now
+        if job.instance_id:
+            record(session, job.instance_id, "job_failed", node_id=job.kind, at=now,
+                   payload={"job_id": job.id, "incident_id": incident.id, "error": error[:500]})
+
+    def list(self, session: Session, *, status: str | None = None, limit: int = 100) -> Sequence[Job]:
+        query = select(Job).order_by(Job.id.desc()).limit(limit)
+        if status:
+            query = query.where(Job.status == status)
+        return session.scalars(query).all()
+
+    @staticmethod
+    def _open_incidents(session: Session, job_id: int) -> Sequence[Incident]:
+        return session.scalars(select(Incident).where(Incident.job_id == job_id, Incident.status == "open")).all()

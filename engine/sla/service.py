@@ -1,0 +1,101 @@
+"""SLA service: the calendars deadlines are counted on, their administration, and task deadlines."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from engine.errors import InvalidInput
+from engine.repository.properties import TaskProperties
+from engine.sla.calendar import DEFAULT_WINDOWS, SHANGHAI, CalendarNotCovered, DayKinds, WorkdayCalendar
+from engine.sla.deadlines import Calendar, ContinuousCalendar, Deadlines, compute_deadlines
+from engine.sla.models import CalendarDay, CalendarYear
+
+
+@dataclass(frozen=True)
+class TaskDeadlines(Deadlines):
+    """Deadlines plus, when the calendar lacked a year's data, why they were counted on plain weekdays."""
+
+    problem: str | None = None
+
+
+class SlaService:
+    """Calendars (``workday``, ``24x7``) built from the database, and the deadlines of tasks."""
+
+    def __init__(self, windows: tuple[tuple[time, time], ...] = DEFAULT_WINDOWS):
+        self.windows = windows
+        self.continuous = ContinuousCalendar()
+
+    # -- calendars ---------------------------------------------------------------------------------------
+    def day_kinds(self, session: Session, *, assume_weekdays: frozenset[int] = frozenset()) -> DayKinds:
+        overrides = dict(session.execute(select(CalendarDay.day, CalendarDay.is_workday)).tuples().all())
+        declared = frozenset(session.scalars(select(CalendarYear.year)).all()) | assume_weekdays
+        return DayKinds(overrides, declared)
+
+    def calendar(self, session: Session, name: str) -> Calendar:
+        """The calendar called ``name`` as the database defines it now."""
+        if name == "24x7":
+            return self.continuous
+        if name == "workday":
+            return WorkdayCalendar(self.day_kinds(session), self.windows)
+        raise InvalidInput(f"calendar '{name}' is not one of workday, 24x7", {"calendar": "unknown"})
+
+    def deadlines(self, session: Session, props: TaskProperties, start: datetime) -> TaskDeadlines:
+        """Warn and due time of a task arriving at ``start``. A year without holiday data does not stop the
+        work: the deadline is counted on plain weekdays for that year and ``problem`` says so loudly."""
+        try:
+            times = compute_deadlines(props, start, self.calendar(session, props.calendar))
+            return TaskDeadlines(times.warn_at, times.due_at)
+        except CalendarNotCovered as err:
+            fallback = WorkdayCalendar(self.day_kinds(session, assume_weekdays=frozenset(range(1900, 2200))),
+                                       self.windows)
+            times = compute_deadlines(props, start, fallback)
+            return TaskDeadlines(times.warn_at, times.due_at, f"{err}; until then deadlines are counted on "
+                                                             "Monday–Friday")
+
+    def shift(self, session: Session, calendar_name: str | None, moment: datetime | None,
+              paused_from: datetime, paused_to: datetime) -> datetime | None:
+        """``moment`` moved later by the counted time between ``paused_from`` and ``paused_to``."""
+        if moment is None:
+            return None
+        calendar = self.calendar(session, calendar_name or "24x7")
+        paused = calendar.working_between(paused_from, paused_to)
+        return calendar.add_working(moment, paused) if paused > timedelta(0) else moment
+
+    # -- administration ----------------------------------------------------------------------------------
+    def set_day(self, session: Session, day: date, *, is_workday: bool, note: str = "",
+                actor_id: int | None = None) -> CalendarDay:
+        row = session.get(CalendarDay, day) or CalendarDay(day=day)
+        row.is_workday, row.note, row.updated_by_id = is_workday, note[:200], actor_id
+        session.add(row)
+        session.flush()
+        return row
+
+    def clear_day(self, session: Session, day: date) -> bool:
+        return bool(session.execute(delete(CalendarDay).where(CalendarDay.day == day)).rowcount)
+
+    def declare_year(self, session: Session, year: int, *, note: str = "", actor_id: int | None = None) -> None:
+        if not 2000 <= year <= 2100:
+            raise InvalidInput(f"year {year} is out of range 2000-2100", {"year": "out of range"})
+        if session.get(CalendarYear, year) is None:
+            session.add(CalendarYear(year=year, note=note[:200], declared_by_id=actor_id))
+            session.flush()
+
+    def overrides(self, session: Session, year: int | None = None) -> Sequence[CalendarDay]:
+        query = select(CalendarDay).order_by(CalendarDay.day)
+        if year is not None:
+            query = query.where(CalendarDay.day >= date(year, 1, 1), CalendarDay.day <= date(year, 12, 31))
+        return session.scalars(query).all()
+
+    def uncovered_years(self, session: Session, start: date, days: int) -> list[int]:
+        """Years between ``start`` and ``start + days`` the calendar cannot tell working days for."""
+        kinds = self.day_kinds(session)
+        years = range(start.year, (start + timedelta(days=days)).year + 1)
+        return [y for y in years if not kinds.covers(y)]
+
+    def today(self, now: datetime) -> date:
+        return now.astimezone(SHANGHAI).date()

@@ -1,0 +1,76 @@
+"""SMS: the ``sms.send`` service-task handler (queues a durable job) and the ``sms.send`` job that renders
+a template for each recipient and hands it to the configured backend, once per idempotency key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from engine.errors import InvalidInput
+from engine.identity.models import Post, User
+from engine.identity.service import IdentityService
+from engine.jobs.service import enqueue
+from engine.registry import HandlerContext, HandlerRegistry, JobContext
+from handlers.sms.backends import OutgoingSms, SmsBackend
+from handlers.sms.models import SmsMessage
+from handlers.sms.templates import get_template
+
+JOB_KIND = "sms.send"
+
+
+def register(registry: HandlerRegistry, backend: SmsBackend) -> None:
+    """Register the SMS service-task handler and the SMS job handler."""
+
+    def send_step(ctx: HandlerContext, template: str, to_post: str | None = None, to_phone: str | None = None,
+                  to_user: str | None = None, **params: Any) -> dict[str, Any]:
+        """Queue an SMS to a post's holders in the work order's unit, a user, or a phone number."""
+        get_template(template)  # an unknown template fails the step now, not later in the worker
+        recipients: list[dict[str, Any]] = []
+        if to_post:
+            post = ctx.session.scalar(select(Post).where((Post.code == to_post) | (Post.name == to_post)))
+            if post is None:
+                raise InvalidInput(f"sms.send: post '{to_post}' does not exist")
+            holders = IdentityService().holders(ctx.session, post.id, ctx.org_unit_id)
+            recipients += [{"user_id": u.id} for u in holders]
+        if to_user:
+            user = ctx.session.scalar(select(User).where(User.username == to_user))
+            if user is None:
+                raise InvalidInput(f"sms.send: user '{to_user}' does not exist")
+            recipients.append({"user_id": user.id})
+        if to_phone:
+            recipients.append({"phone": str(to_phone)})
+        if not recipients:
+            return {"queued": False, "reason": "no recipients"}
+        payload = {"template": template, "to": recipients,
+                   "params": {"business_key": ctx.business_key, **{k: v for k, v in params.items() if v is not None}}}
+        job = enqueue(ctx.session, JOB_KIND, payload, f"sms:{ctx.instance_id}:{ctx.step_id}", now=ctx.now,
+                      instance_id=ctx.instance_id)
+        return {"queued": True, "job_id": job.id, "recipients": len(recipients)}
+
+    def deliver(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
+        """Render and send to each recipient; recipients already done on an earlier attempt are skipped."""
+        template = get_template(payload["template"])
+        sent = skipped = 0
+        for recipient in payload.get("to", []):
+            user = ctx.session.get(User, recipient["user_id"]) if "user_id" in recipient else None
+            phone = (user.phone if user else recipient.get("phone")) or ""
+            key = f"{ctx.idempotency_key}:{recipient.get('user_id') or phone}"
+            if ctx.session.scalar(select(SmsMessage.id).where(SmsMessage.idempotency_key == key)) is not None:
+                skipped += 1
+                continue
+            params = dict(payload.get("params", {}))
+            if user is not None:
+                params.setdefault("name", user.display_name)
+            text = template.render(params)
+            status = backend.send(OutgoingSms(phone, text, key)) if phone else "no_phone"
+            ctx.session.add(SmsMessage(idempotency_key=key, template=template.name, phone=phone,
+                                       user_id=user.id if user else None, text=text, backend=backend.name,
+                                       status=status, instance_id=ctx.instance_id, job_id=ctx.job_id,
+                                       created_at=ctx.now))
+            ctx.session.flush()
+            sent += 1
+        return {"sent": sent, "skipped": skipped}
+
+    registry.register("sms.send", send_step)
+    registry.register_job(JOB_KIND, deliver)
