@@ -33,6 +33,7 @@ def register_time_commands(cli: click.Group) -> None:
 def worker(app: App, worker_id: str | None, tick_seconds: float | None, once: bool) -> None:
     """Fire timers, flag deadlines and run jobs until SIGTERM/SIGINT (then finish the current tick)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     runner = Worker(app.engine, app.sessions, worker_id)
     if once:
         report = runner.tick()
