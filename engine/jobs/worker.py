@@ -11,9 +11,9 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass, fields
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.core import ProcessEngine
@@ -24,6 +24,7 @@ from engine.runtime.models import ProcessInstance
 from engine.sla.scanner import scan_deadlines
 
 log = logging.getLogger("eoms.worker")
+MAINTENANCE_EVERY = timedelta(hours=1)
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Worker:
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.started_at = pe.ctx.clock()
         self.totals = TickReport()
+        self._maintained_at: datetime | None = None
 
     def _postgres(self, session: Session) -> bool:
         return session.get_bind().dialect.name == "postgresql"
@@ -55,7 +57,7 @@ class Worker:
     # -- the tick ----------------------------------------------------------------------------------------
     def tick(self) -> TickReport:
         report = TickReport()
-        for step in (self._fire_timers, self._start_scheduled, self._scan_sla, self._run_jobs):
+        for step in (self._maintain, self._fire_timers, self._start_scheduled, self._scan_sla, self._run_jobs):
             try:
                 step(report)
             except Exception as err:  # a bad row must not stop the worker; it is logged and tried next tick
@@ -68,6 +70,17 @@ class Worker:
         if report.busy():
             log.info("worker %s: %s", self.id, report)
         return report
+
+    def _maintain(self, report: TickReport) -> None:
+        """Hourly upkeep. SQLite plans its queries from statistics only ANALYZE gathers; without them the
+        tick's scans would read every open task instead of the small partial indexes."""
+        now = self.pe.ctx.clock()
+        if self._maintained_at is not None and now - self._maintained_at < MAINTENANCE_EVERY:
+            return
+        self._maintained_at = now
+        with self.sessions.begin() as s:
+            if s.get_bind().dialect.name == "sqlite":
+                s.execute(text("ANALYZE"))
 
     def _fire_timers(self, report: TickReport) -> None:
         seen: list[int] = []

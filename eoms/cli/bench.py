@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from bench.engine_bench import run_fault_bench
+from bench.worker_bench import run_worker_bench
 from eoms.cli.common import App, emit_json, pass_app
 
 
@@ -13,15 +14,26 @@ def register_bench_commands(cli: click.Group) -> None:
 
 
 @click.command()
-@click.option("--instances", default=200, show_default=True, help="instances per side")
+@click.option("--scenario", type=click.Choice(["fault", "worker"]), default="fault", show_default=True,
+              help="fault: engine vs raw SpiffWorkflow; worker: tick cost with many open tasks, timer lateness")
+@click.option("--instances", default=200, show_default=True,
+              help="fault: instances per side; worker: open tasks in the database")
 @click.option("--database", "database_url", help="database URL (default: a temporary SQLite file; a "
               "PostgreSQL URL gets a temporary schema that is dropped afterwards)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 @pass_app
-def bench(app: App, instances: int, database_url: str | None, as_json: bool) -> None:
-    """The engine with persistence against raw SpiffWorkflow, in the same run."""
+def bench(app: App, scenario: str, instances: int, database_url: str | None, as_json: bool) -> None:
+    """Measured figures: the engine against raw SpiffWorkflow, or the worker's tick cost and timer lateness."""
     if instances < 1:
         raise click.BadParameter("must be at least 1", param_hint="--instances")
+    if scenario == "worker":
+        result = run_worker_bench(instances, database_url)
+        if as_json:
+            emit_json(result)
+        else:
+            for key, value in result.items():
+                click.echo(f"{key}: {value}")
+        return
     result = run_fault_bench(instances, database_url)
     if as_json:
         emit_json(result)
