@@ -86,12 +86,19 @@ class JobService:
         query = select(Job).where(due).order_by(Job.due_at, Job.id).limit(limit)
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        jobs = session.scalars(query).all()
-        for job in jobs:
+        claimed = []
+        for job in session.scalars(query).all():
+            if job.status == "running" and job.attempts >= job.max_attempts:
+                # its worker died during every attempt (each claim counts one): stop taking it over
+                self._failed(session, job, f"the worker running it stopped {job.attempts} times "
+                                           f"(last: {job.locked_by})", now)
+                continue
+            job.attempts += 1  # counted here, committed before the job runs, so a crash counts too
             job.status, job.locked_by, job.locked_until = "running", worker_id, now + self.policy.lease
             job.updated_at = now
+            claimed.append(job.id)
         session.flush()
-        return [job.id for job in jobs]
+        return claimed
 
     def run(self, session: Session, job_id: int, worker_id: str) -> str:
         """Carry out one claimed job in the caller's transaction; returns its new status.
@@ -106,7 +113,6 @@ class JobService:
         if job is None or job.status != "running" or job.locked_by != worker_id:
             return "skipped"
         now = self.ctx.clock()
-        job.attempts += 1
         jctx = JobContext(session=session, job_id=job.id, kind=job.kind, idempotency_key=job.idempotency_key,
                           attempt=job.attempts, instance_id=job.instance_id, now=now)
         try:

@@ -88,7 +88,7 @@ class Worker:
             with self.sessions.begin() as s:
                 now = self.pe.ctx.clock()
                 query = (select(ProcessInstance)
-                         .where(ProcessInstance.status == "running", ProcessInstance.next_timer_at <= now)
+                         .where(ProcessInstance.status == "running", ProcessInstance.next_timer_at < now)
                          .order_by(ProcessInstance.next_timer_at).limit(1))
                 if seen:
                     query = query.where(ProcessInstance.id.not_in(seen))
@@ -170,6 +170,10 @@ class Worker:
                 beat.stopped_at = now if stopped else None
         except Exception:  # the heartbeat is informational; never let it stop the tick
             log.exception("worker %s: heartbeat failed", self.id)
+
+    def announce(self) -> None:
+        """Write the heartbeat row before the first tick, so a worker busy from the start is visible."""
+        self._heartbeat(TickReport(), error=None)
 
     def stopped(self) -> None:
         """Record a clean stop."""

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_FORMAT
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.task import Task
@@ -38,6 +38,7 @@ from engine.spiff.stepping import (
     AUTOMATIC_RECORDED,
     StepFailure,
     compact,
+    cycle_timer_counts,
     find_stall,
     is_finished,
     next_timer_due,
@@ -101,6 +102,7 @@ class InstanceOperation:
     def advance(self, first: Task | None = None) -> None:
         """Run ``first`` (checked by the caller) and the automatic steps; a failure becomes an incident."""
         limits = self.ctx.limits
+        cycles_before = cycle_timer_counts(self.workflow)
         try:
             run_engine_steps(self.workflow, self._record_step, first=first, max_steps=limits.max_automatic_steps,
                              compact_keep=limits.compaction_keep)
@@ -108,6 +110,8 @@ class InstanceOperation:
             self.failure = failure
             self._open_incident(failure.task, failure.kind, failure.message)
             return
+        finally:
+            self._record_cycles(cycles_before)
         stall = find_stall(self.workflow)
         if stall is not None:
             self._open_incident(None, "stall", stall)
@@ -121,9 +125,22 @@ class InstanceOperation:
         if type(spec).__name__ in AUTOMATIC_RECORDED:
             record(self.session, self.instance.id, "step_completed", node_id=spec.bpmn_id,
                    payload={"name": spec.bpmn_name}, at=self.now)
-        elif isinstance(spec, CatchingEvent) and isinstance(spec.event_definition, TimerEventDefinition):
-            record(self.session, self.instance.id, "timer_fired", node_id=spec.bpmn_id,
-                   payload={"name": spec.bpmn_name, "kind": type(spec.event_definition).__name__}, at=self.now)
+        elif (isinstance(spec, CatchingEvent) and isinstance(spec.event_definition, TimerEventDefinition)
+              and not isinstance(spec.event_definition, CycleTimerEventDefinition)):
+            self._timer_fired(task)
+
+    def _timer_fired(self, task: Task) -> None:
+        spec = task.task_spec
+        record(self.session, self.instance.id, "timer_fired", node_id=spec.bpmn_id,
+               payload={"name": spec.bpmn_name, "kind": type(spec.event_definition).__name__}, at=self.now)
+
+    def _record_cycles(self, before: dict[Any, tuple[Task, int]]) -> None:
+        """One ``timer_fired`` per occurrence of a cycle timer (its branches start without the task running)."""
+        after = cycle_timer_counts(self.workflow)
+        for task_id, (task, remaining) in before.items():
+            now_remaining = after.get(task_id, (task, 0))[1]
+            for _ in range(max(0, remaining - now_remaining)):
+                self._timer_fired(task)
 
     def _call_handler(self, task: Task, name: str, params: dict[str, Any]) -> Any:
         hctx = HandlerContext(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
@@ -103,9 +103,9 @@ class RuntimeService:
             record(session, instance.id, "instance_started", actor_id=actor_id, at=now,
                    payload={"process_key": process_key, "version": definition_row.version})
             op = new_instance(self.ctx, session, instance, definition, data, actor_id)
-            if fire_start_timer:
-                fire_start_timers(op.workflow, now)
-            op.advance()
+            op.advance()  # the start event now waits on its timer
+            if fire_start_timer and fire_start_timers(op.workflow, now) and op.failure is None:
+                op.advance()
             tasks = op.save()
         return StartResult(instance, tasks, op.incident)
 
@@ -218,7 +218,8 @@ class RuntimeService:
             spec = definition.find_task_spec(row.node_id)
             if spec is None:
                 continue
-            times = self.ctx.sla.deadlines(session, definition.task_properties(spec), row.created_at)
+            times = self.ctx.sla.deadlines(session, definition.task_properties(spec), row.created_at,
+                                           timedelta(seconds=row.paused_seconds))
             if times.problem:
                 problems.append(times.problem)
                 continue

@@ -135,6 +135,43 @@ class WorkdayCalendar:
                     return (begin + remaining).astimezone(UTC)
                 remaining -= available
 
+    def subtract_working(self, end: datetime, amount: timedelta) -> datetime:
+        """The earliest instant with ``amount`` of working time between it and ``end`` (so one working hour
+        before 14:30 is 12:00, the end of the morning window, not 13:30)."""
+        local = end.astimezone(self.tz)
+        remaining, exhausted = amount, amount <= timedelta(0)
+        day = local.date()
+        for _ in range(MAX_SCAN_DAYS):
+            for window_start, window_end in reversed(self._windows_on(day)):
+                if local <= window_start:
+                    continue
+                finish = min(local, window_end)
+                if exhausted:
+                    return finish.astimezone(UTC)
+                available = finish - window_start
+                if remaining < available:
+                    return (finish - remaining).astimezone(UTC)
+                remaining -= available
+                exhausted = remaining <= timedelta(0)
+            day -= timedelta(days=1)
+        raise EomsError("no working time found within ten years: check the calendar overrides")
+
+    def before(self, end: datetime, lead: Duration) -> datetime:
+        """``lead`` before ``end``: whole working days back at the same clock time, then working time."""
+        moment = end.astimezone(self.tz)
+        if lead.days:
+            day, counted = moment.date(), 0
+            for _ in range(MAX_SCAN_DAYS):
+                if counted >= lead.days:
+                    break
+                day -= timedelta(days=1)
+                if self.days.is_workday(day):
+                    counted += 1
+            moment = datetime.combine(day, moment.timetz().replace(tzinfo=None), self.tz)
+        if lead.clock:
+            return self.subtract_working(moment, lead.clock)
+        return moment.astimezone(UTC)
+
     def working_between(self, start: datetime, end: datetime) -> timedelta:
         """Working time inside the windows between two instants (zero when ``end`` is not later)."""
         a, b = start.astimezone(self.tz), end.astimezone(self.tz)

@@ -22,6 +22,9 @@ class Calendar(Protocol):
     def add_working(self, start: datetime, amount: timedelta) -> datetime:
         """The instant ``amount`` of counted time after ``start``."""
 
+    def before(self, end: datetime, lead: Duration) -> datetime:
+        """The instant ``lead`` before ``end``, counted the way ``due`` counts forward."""
+
 
 class ContinuousCalendar:
     """``24x7``: every second counts."""
@@ -36,6 +39,9 @@ class ContinuousCalendar:
 
     def add_working(self, start: datetime, amount: timedelta) -> datetime:
         return start + amount
+
+    def before(self, end: datetime, lead: Duration) -> datetime:
+        return end - lead.total
 
 
 @dataclass(frozen=True)
@@ -55,8 +61,7 @@ def compute_deadlines(props: TaskProperties, start: datetime, calendar: Calendar
     budget = calendar.working_between(start, due)
     warn = None
     if props.warn_before is not None:
-        lead = min(props.warn_before.total, budget)
-        warn = calendar.add_working(start, budget - lead)
+        warn = max(calendar.before(due, props.warn_before), start)  # a lead longer than the limit warns at once
     elif props.warn_percent is not None:
         warn = calendar.add_working(start, budget * props.warn_percent / 100)
     return Deadlines(warn_at=warn, due_at=due)

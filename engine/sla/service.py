@@ -44,27 +44,47 @@ class SlaService:
             return WorkdayCalendar(self.day_kinds(session), self.windows)
         raise InvalidInput(f"calendar '{name}' is not one of workday, 24x7", {"calendar": "unknown"})
 
-    def deadlines(self, session: Session, props: TaskProperties, start: datetime) -> TaskDeadlines:
-        """Warn and due time of a task arriving at ``start``. A year without holiday data does not stop the
-        work: the deadline is counted on plain weekdays for that year and ``problem`` says so loudly."""
+    def _weekday_fallback(self, session: Session) -> WorkdayCalendar:
+        return WorkdayCalendar(self.day_kinds(session, assume_weekdays=frozenset(range(1900, 2200))), self.windows)
+
+    def deadlines(self, session: Session, props: TaskProperties, start: datetime,
+                  paused: timedelta = timedelta(0)) -> TaskDeadlines:
+        """Warn and due time of a task arriving at ``start`` (moved later by ``paused`` counted time).
+
+        A year without holiday data does not stop the work: the deadline is counted on plain weekdays for that
+        year and ``problem`` says so loudly."""
+        calendar = self.calendar(session, props.calendar)
+        problem = None
         try:
-            times = compute_deadlines(props, start, self.calendar(session, props.calendar))
-            return TaskDeadlines(times.warn_at, times.due_at)
+            times = compute_deadlines(props, start, calendar)
         except CalendarNotCovered as err:
-            fallback = WorkdayCalendar(self.day_kinds(session, assume_weekdays=frozenset(range(1900, 2200))),
-                                       self.windows)
-            times = compute_deadlines(props, start, fallback)
-            return TaskDeadlines(times.warn_at, times.due_at, f"{err}; until then deadlines are counted on "
-                                                             "Monday–Friday")
+            calendar = self._weekday_fallback(session)
+            times = compute_deadlines(props, start, calendar)
+            problem = f"{err}; until then deadlines are counted on Monday–Friday"
+        if paused > timedelta(0):
+            times = Deadlines(times.warn_at and calendar.add_working(times.warn_at, paused),
+                              times.due_at and calendar.add_working(times.due_at, paused))
+        return TaskDeadlines(times.warn_at, times.due_at, problem)
+
+    def paused_time(self, session: Session, calendar_name: str | None, paused_from: datetime,
+                    paused_to: datetime) -> timedelta:
+        """The counted time of a pause (working time on ``workday``), weekdays where a year lacks data."""
+        calendar = self.calendar(session, calendar_name or "24x7")
+        try:
+            return calendar.working_between(paused_from, paused_to)
+        except CalendarNotCovered:
+            return self._weekday_fallback(session).working_between(paused_from, paused_to)
 
     def shift(self, session: Session, calendar_name: str | None, moment: datetime | None,
-              paused_from: datetime, paused_to: datetime) -> datetime | None:
-        """``moment`` moved later by the counted time between ``paused_from`` and ``paused_to``."""
-        if moment is None:
-            return None
+              paused: timedelta) -> datetime | None:
+        """``moment`` moved later by ``paused`` counted time."""
+        if moment is None or paused <= timedelta(0):
+            return moment
         calendar = self.calendar(session, calendar_name or "24x7")
-        paused = calendar.working_between(paused_from, paused_to)
-        return calendar.add_working(moment, paused) if paused > timedelta(0) else moment
+        try:
+            return calendar.add_working(moment, paused)
+        except CalendarNotCovered:
+            return self._weekday_fallback(session).add_working(moment, paused)
 
     # -- administration ----------------------------------------------------------------------------------
     def set_day(self, session: Session, day: date, *, is_workday: bool, note: str = "",

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
@@ -199,6 +199,21 @@ def compact(workflow: BpmnWorkflow, threshold: int, keep: int) -> int:
     if workflow.last_task is not None and workflow.last_task.id not in workflow.tasks:
         workflow.last_task = survivor
     return len(removable)
+
+
+def cycle_timer_counts(workflow: BpmnWorkflow) -> dict[Any, tuple[Task, int]]:
+    """Waiting cycle timers and how many occurrences each has left (unbounded cycles count down from -1)."""
+    counts = {}
+    for task in all_tasks(workflow):
+        spec = task.task_spec
+        if task.state != TaskState.WAITING or not isinstance(spec, CatchingEvent):
+            continue
+        if not isinstance(spec.event_definition, CycleTimerEventDefinition):
+            continue
+        value = task.internal_data.get("event_value")
+        if isinstance(value, dict) and isinstance(value.get("cycles"), int):
+            counts[task.id] = (task, value["cycles"])
+    return counts
 
 
 def next_timer_due(workflow: BpmnWorkflow) -> datetime | None:

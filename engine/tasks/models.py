@@ -56,7 +56,7 @@ class HumanTask(Base):
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    paused_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    paused_seconds: Mapped[int] = mapped_column(Integer, default=0)  # counted (working) time suspended
     warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     row_version: Mapped[int] = mapped_column(Integer, default=1)

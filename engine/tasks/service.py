@@ -208,15 +208,17 @@ class TaskService:
         sla = self.runtime.ctx.sla
         now = self.runtime.ctx.clock()
         paused_from = row.suspended_at
+        paused = sla.paused_time(session, row.calendar, paused_from, now)
         with conflict_guard(f"task {task_id}"):
-            row.due_at = sla.shift(session, row.calendar, row.due_at, paused_from, now)
-            row.warn_at = sla.shift(session, row.calendar, row.warn_at, paused_from, now)
-            row.paused_seconds += int((now - paused_from).total_seconds())
+            row.due_at = sla.shift(session, row.calendar, row.due_at, paused)
+            row.warn_at = sla.shift(session, row.calendar, row.warn_at, paused)
+            row.paused_seconds += int(paused.total_seconds())
             row.suspended_at = None
             session.flush()
         record(session, row.instance_id, "task_resumed", actor_id=user.id, human_task_id=row.id,
                node_id=row.node_id, at=now,
                payload={"reason": reason.strip()[:MAX_TEXT], "paused_seconds": int((now - paused_from).total_seconds()),
+                        "paused_counted_seconds": int(paused.total_seconds()),
                         "due_at": row.due_at.isoformat() if row.due_at else None})
         return row
 

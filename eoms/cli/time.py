@@ -35,6 +35,7 @@ def worker(app: App, worker_id: str | None, tick_seconds: float | None, once: bo
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     runner = Worker(app.engine, app.sessions, worker_id)
+    runner.announce()
     if once:
         report = runner.tick()
         click.echo(f"worker {runner.id}: {report}")

@@ -13,6 +13,7 @@ class SmsTemplate:
     name: str
     title: str
     text: str
+    optional: frozenset[str] = frozenset()
 
     @property
     def params(self) -> list[str]:
@@ -20,11 +21,11 @@ class SmsTemplate:
 
     def render(self, params: dict[str, object]) -> str:
         """The message with every parameter filled; a missing parameter is an error, not a blank."""
-        missing = [p for p in self.params if params.get(p) in (None, "")]
+        missing = [p for p in self.params if params.get(p) in (None, "") and p not in self.optional]
         if missing:
             raise InvalidInput(f"SMS template '{self.name}' needs {', '.join(missing)}",
                                {p: "required" for p in missing})
-        return self.text.format_map({p: str(params[p]) for p in self.params})
+        return self.text.format_map({p: str(params.get(p) or "") for p in self.params})
 
 
 TEMPLATES: dict[str, SmsTemplate] = {
@@ -39,7 +40,8 @@ TEMPLATES: dict[str, SmsTemplate] = {
         SmsTemplate("escalation", "超时升级",
                     "【EOMS】超时升级：工单{business_key}的“{step}”环节已于{due}超时，当前处理人：{assignee}。"),
         SmsTemplate("urge", "催办",
-                    "【EOMS】催办：{urger}催办工单{business_key}的“{step}”环节，请尽快处理。{note}"),
+                    "【EOMS】催办：{urger}催办工单{business_key}的“{step}”环节，请尽快处理。{note}",
+                    optional=frozenset({"note"})),
         SmsTemplate("completion", "完成回访",
                     "【EOMS】尊敬的{customer}：您的工单{business_key}已处理完成。如有疑问请致电{hotline}。"),
     )
