@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, time
+from pathlib import Path
+from typing import Any
 
+from sqlalchemy.orm import Session
+
+from engine.attachments.service import AttachmentPolicy, AttachmentService
 from engine.context import EngineContext, EngineLimits
 from engine.db import utcnow
+from engine.forms.service import FormService
 from engine.history.service import HistoryService
 from engine.identity.service import IdentityService
 from engine.jobs.service import JobPolicy, JobService
@@ -32,13 +38,20 @@ class ProcessEngine:
         work_windows: tuple[tuple[time, time], ...] = DEFAULT_WINDOWS,
         limits: EngineLimits | None = None,
         job_policy: JobPolicy | None = None,
+        attachments: AttachmentPolicy | None = None,
     ):
         self.ctx = EngineContext(handlers=handlers or HandlerRegistry(), clock=clock, limits=limits or EngineLimits(),
                                  sla=SlaService(work_windows))
         self.sla = self.ctx.sla
         self.identity = IdentityService()
         self.history = HistoryService()
-        self.repository = RepositoryService(self.ctx)
-        self.runtime = RuntimeService(self.ctx, self.identity)
-        self.jobs = JobService(self.ctx, job_policy)
-        self.tasks = TaskService(self.runtime)
+        self.forms = FormService(self.ctx)
+        self.repository = RepositoryService(self.ctx, self.forms)
+        self.runtime = RuntimeService(self.ctx, self.identity, self.forms)
+        self.jobs = JobService(self.ctx, job_policy, reply=self._deliver_reply)
+        self.attachments = AttachmentService(attachments or AttachmentPolicy(Path("instance") / "storage"))
+        self.tasks = TaskService(self.runtime, self.forms, self.attachments)
+
+    def _deliver_reply(self, session: Session, reply: dict[str, Any], outcome: dict[str, Any]) -> None:
+        """A job's outcome goes back to its instance as the BPMN message the job was told to answer with."""
+        self.runtime.correlate(session, int(reply["instance_id"]), str(reply["message"]), outcome)

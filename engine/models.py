@@ -1,6 +1,8 @@
 """Imports every table so ``Base.metadata`` is complete (for Alembic and for tests)."""
 
+from engine.attachments.models import Attachment
 from engine.db import Base
+from engine.forms.models import FormDefinition
 from engine.history.models import HistoryEvent
 from engine.identity.models import OrgUnit, Post, User, user_post
 from engine.jobs.models import Job, TimerSchedule, WorkerHeartbeat
@@ -12,6 +14,22 @@ from engine.tasks.models import HumanTask
 metadata = Base.metadata
 
 __all__ = [
-    "Base", "CalendarDay", "CalendarYear", "HistoryEvent", "HumanTask", "Incident", "Job", "OrgUnit", "Post",
-    "ProcessDefinition", "ProcessInstance", "TimerSchedule", "User", "WorkerHeartbeat", "metadata", "user_post",
+    "Attachment",
+    "Base",
+    "CalendarDay",
+    "CalendarYear",
+    "FormDefinition",
+    "HistoryEvent",
+    "HumanTask",
+    "Incident",
+    "Job",
+    "OrgUnit",
+    "Post",
+    "ProcessDefinition",
+    "ProcessInstance",
+    "TimerSchedule",
+    "User",
+    "WorkerHeartbeat",
+    "metadata",
+    "user_post",
 ]

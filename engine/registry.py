@@ -56,12 +56,35 @@ class JobContext:
     now: datetime
 
 
+LISTENER_EVENTS = ("task_completed", "instance_completed", "instance_cancelled")
+
+
+@dataclass(frozen=True)
+class ListenerContext:
+    """What a lifecycle listener gets: the session (its writes are part of the same transaction) and the time."""
+
+    session: Session
+    now: datetime
+
+
 class HandlerRegistry:
-    """Named service-task handlers and job handlers; a name can be registered once in each."""
+    """Named service-task handlers, job handlers and lifecycle listeners."""
 
     def __init__(self) -> None:
         self._handlers: dict[str, HandlerInfo] = {}
         self._jobs: dict[str, HandlerInfo] = {}
+        self._listeners: dict[str, list[Callable[..., Any]]] = {event: [] for event in LISTENER_EVENTS}
+
+    def on(self, event: str, func: Callable[..., Any]) -> None:
+        """Call ``func(ctx, subject)`` inside the transaction whenever ``event`` happens (a completed task row,
+        a completed or cancelled instance). An exception fails the whole operation."""
+        if event not in self._listeners:
+            raise EomsError(f"unknown lifecycle event '{event}' (known: {', '.join(LISTENER_EVENTS)})")
+        self._listeners[event].append(func)
+
+    def emit(self, event: str, ctx: ListenerContext, subject: Any) -> None:
+        for func in self._listeners[event]:
+            func(ctx, subject)
 
     def register_job(self, kind: str, func: Callable[[JobContext, dict[str, Any]], Any],
                      description: str = "") -> None:

@@ -22,6 +22,11 @@ class Settings:
     worker_tick_seconds: float = 0.5
     job_lease_seconds: int = 60
     plugins: tuple[str, ...] = ()
+    crm_webhook_url: str | None = None
+    crm_webhook_token: str | None = None
+    network_sim_failure_rate: float = 0.0
+    network_max_attempts: int = 3
+    max_upload_mb: int = 20
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
@@ -39,6 +44,11 @@ class Settings:
             "worker_tick_seconds": _float(env, "EOMS_WORKER_TICK_SECONDS", 0.5),
             "job_lease_seconds": _int(env, "EOMS_JOB_LEASE_SECONDS", 60),
             "plugins": tuple(p.strip() for p in (env.get("EOMS_PLUGINS") or "").split(",") if p.strip()),
+            "crm_webhook_url": env.get("EOMS_CRM_WEBHOOK_URL") or None,
+            "crm_webhook_token": env.get("EOMS_CRM_WEBHOOK_TOKEN") or None,
+            "network_sim_failure_rate": _float(env, "EOMS_NETWORK_SIM_FAILURE_RATE", 0.0),
+            "network_max_attempts": _int(env, "EOMS_NETWORK_MAX_ATTEMPTS", 3),
+            "max_upload_mb": _int(env, "EOMS_MAX_UPLOAD_MB", 20),
         }
         return cls(**values)
 

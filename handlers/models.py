@@ -1,5 +1,10 @@
 """Imports every table the handlers own, so migrations and tests see them with the engine's."""
 
+from handlers.crm.models import CrmMessage
+from handlers.dispatch.models import RoutingRule
+from handlers.kpi.models import KpiOrder, KpiStep
+from handlers.network.models import NetworkConfig
+from handlers.resources.models import Circuit, Resource
 from handlers.sms.models import SmsMessage
 
-__all__ = ["SmsMessage"]
+__all__ = ["Circuit", "CrmMessage", "KpiOrder", "KpiStep", "NetworkConfig", "Resource", "RoutingRule", "SmsMessage"]

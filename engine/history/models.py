@@ -15,7 +15,8 @@ EVENT_TYPES = (
     "task_created", "task_claimed", "task_unclaimed", "task_completed", "task_transferred", "task_returned",
     "task_cancelled", "task_annotated", "task_suspended", "task_resumed", "task_urged", "task_warned",
     "task_overdue", "task_escalated", "step_completed", "timer_fired", "handler_failed", "incident_opened",
-    "incident_retried", "incident_resolved", "job_failed",
+    "incident_retried", "incident_resolved", "job_failed", "attachment_added", "message_received",
+    "extension_requested", "task_extended",
 )
 
 

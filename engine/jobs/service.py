@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +19,7 @@ from engine.registry import JobContext
 from engine.runtime.models import Incident
 
 MAX_ERROR_TEXT = 2000
+ReplyHandler = Callable[[Session, dict[str, Any], dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,10 @@ def reset_job(session: Session, job_id: int, now: datetime) -> Job:
 class JobService:
     """Claiming and running jobs; retries with backoff; a job out of attempts becomes an incident."""
 
-    def __init__(self, ctx: EngineContext, policy: JobPolicy | None = None):
+    def __init__(self, ctx: EngineContext, policy: JobPolicy | None = None, reply: ReplyHandler | None = None):
         self.ctx = ctx
         self.policy = policy or JobPolicy()
+        self._reply = reply
 
     def enqueue(self, session: Session, kind: str, payload: dict[str, Any], key: str, **kwargs: Any) -> Job:
         return enqueue(session, kind, payload, key, now=self.ctx.clock(), **kwargs)
@@ -125,6 +127,7 @@ class JobService:
         job.locked_by = job.locked_until = None
         job.last_error = None
         job.result = result if isinstance(result, dict) else None
+        self._send_reply(session, job, {"ok": True, "result": job.result})
         for incident in self._open_incidents(session, job.id):
             incident.status, incident.resolved_at, incident.updated_at = "resolved", now, now
             if job.instance_id:
@@ -138,6 +141,13 @@ class JobService:
             job.status, job.due_at = "pending", now + self.policy.backoff(job.attempts)
             return
         job.status, job.finished_at = "failed", now
+        if job.payload.get("reply") and self._reply is not None:
+            # the process waits for the outcome and has its own path for a failure: no incident
+            if job.instance_id:
+                record(session, job.instance_id, "job_failed", node_id=job.kind, at=now,
+                       payload={"job_id": job.id, "error": error[:500], "handled_by": "process"})
+            self._send_reply(session, job, {"ok": False, "error": error[:500]})
+            return
         message = f"job {job.kind} failed {job.attempts} times; last error: {error}"[:MAX_ERROR_TEXT]
         incident = next(iter(self._open_incidents(session, job.id)), None)
         if incident is None:
@@ -150,6 +160,16 @@ class JobService:
         if job.instance_id:
             record(session, job.instance_id, "job_failed", node_id=job.kind, at=now,
                    payload={"job_id": job.id, "incident_id": incident.id, "error": error[:500]})
+
+    def _send_reply(self, session: Session, job: Job, outcome: dict[str, Any]) -> None:
+        """Tell the waiting instance how the job ended (a BPMN message), if the job asked for that."""
+        reply = job.payload.get("reply")
+        if not reply or self._reply is None:
+            return
+        try:
+            self._reply(session, reply, outcome)
+        except InvalidState as err:  # the instance no longer waits (cancelled, moved on by hand)
+            job.result = {**(job.result or {}), "reply_dropped": str(err)}
 
     def list(self, session: Session, *, status: str | None = None, limit: int = 100) -> Sequence[Job]:
         query = select(Job).order_by(Job.id.desc()).limit(limit)

@@ -21,7 +21,18 @@ class LoadedDefinition:
     version: int
     spec: BpmnProcessSpec
     subprocess_specs: dict[str, BpmnProcessSpec]
+    forms: dict[str, int] = field(default_factory=dict)  # formKey → form_definition.id pinned at deploy
     _props: dict[str, TaskProperties] = field(default_factory=dict)
+
+    @property
+    def start_form(self) -> str | None:
+        """The formKey of the process's start event, if it has one."""
+        for task_spec in self.spec.task_specs.values():
+            if type(task_spec).__name__ == "StartEvent" and getattr(task_spec, "bpmn_id", None):
+                key = getattr(task_spec, "extensions", {}).get("properties", {}).get("formKey")
+                if key:
+                    return str(key)
+        return None
 
     @property
     def bundle(self) -> tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]:

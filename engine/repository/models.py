@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db import Base, UTCDateTime, utcnow
@@ -29,3 +29,4 @@ class ProcessDefinition(Base):
     spec_json: Mapped[str] = mapped_column(Text)
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    forms: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)  # formKey → form_definition.id

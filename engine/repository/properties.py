@@ -21,6 +21,13 @@ class TaskProperties:
     warn_percent: int | None = None
     calendar: str = DEFAULT_CALENDAR
     allow: frozenset[str] = field(default_factory=lambda: frozenset(ACTIONS))
+    time_limit_expr: str | None = None  # timeLimit "=expression": an ISO duration computed from task data
+    post_var: str | None = None  # data variable naming the post the task goes to (instead of the lane)
+    org_unit_var: str | None = None  # data variable naming the org unit the task goes to
+
+    @property
+    def has_limit(self) -> bool:
+        return self.time_limit is not None or self.time_limit_expr is not None
 
 
 def parse_task_properties(props: dict[str, str]) -> tuple[TaskProperties, list[tuple[str, str]]]:
@@ -29,7 +36,7 @@ def parse_task_properties(props: dict[str, str]) -> tuple[TaskProperties, list[t
 
     def duration(name: str) -> Duration | None:
         raw = props.get(name)
-        if raw is None or raw == "":
+        if raw is None or raw == "" or (name == "timeLimit" and raw.startswith("=")):
             return None
         try:
             return parse_duration(raw)
@@ -48,8 +55,14 @@ def parse_task_properties(props: dict[str, str]) -> tuple[TaskProperties, list[t
             problems.append(("warnPercent", f"'{props['warnPercent']}' is not a whole percentage from 1 to 99"))
     if warn_before is not None and warn_percent is not None:
         problems.append(("warnBefore", "set either warnBefore or warnPercent, not both"))
-    if (warn_before is not None or warn_percent is not None) and limit is None and "timeLimit" not in props:
+    if (warn_before is not None or warn_percent is not None) and not props.get("timeLimit"):
         problems.append(("timeLimit", "a warning needs a timeLimit"))
+    limit_expr = props["timeLimit"][1:].strip() if props.get("timeLimit", "").startswith("=") else None
+    if limit_expr == "":
+        problems.append(("timeLimit", "'=' must be followed by an expression giving an ISO-8601 duration"))
+    for name in ("postVar", "orgUnitVar"):
+        if props.get(name) and not props[name].isidentifier():
+            problems.append((name, f"'{props[name]}' is not a variable name"))
     if warn_before is not None and limit is not None and warn_before.total >= limit.total:
         problems.append(("warnBefore", f"warning lead time {props['warnBefore']} is not shorter than the "
                                        f"limit {props['timeLimit']}"))
@@ -71,5 +84,8 @@ def parse_task_properties(props: dict[str, str]) -> tuple[TaskProperties, list[t
         warn_percent=warn_percent,
         calendar=calendar,
         allow=allow,
+        time_limit_expr=limit_expr or None,
+        post_var=props.get("postVar") or None,
+        org_unit_var=props.get("orgUnitVar") or None,
     )
     return result, problems

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from engine.context import EngineContext
 from engine.errors import BpmnValidationError, EomsError, NotFound, ValidationIssue
+from engine.forms.service import FormService
 from engine.identity.models import OrgUnit, Post, User
 from engine.jobs.models import TimerSchedule
 from engine.repository.models import ProcessDefinition
@@ -29,27 +30,46 @@ class DeployResult:
     created: bool
 
 
+def form_keys(spec: BpmnProcessSpec, subprocess_specs: dict[str, BpmnProcessSpec]) -> set[str]:
+    """Every formKey a process (and its subprocesses) refers to."""
+    keys = set()
+    for proc in (spec, *subprocess_specs.values()):
+        for task_spec in proc.task_specs.values():
+            key = getattr(task_spec, "extensions", {}).get("properties", {}).get("formKey")
+            if key:
+                keys.add(key)
+    return keys
+
+
 class RepositoryService:
     """Deployed process definitions."""
 
-    def __init__(self, ctx: EngineContext):
+    def __init__(self, ctx: EngineContext, forms: FormService):
         self.ctx = ctx
+        self.forms = forms
 
-    def validate(self, session: Session, content: bytes, filename: str) -> ParsedFile:
-        """Parse and check a BPMN file against the posts in the database and the registered handlers."""
+    def validate(self, session: Session, content: bytes, filename: str,
+                 extra_forms: Iterable[str] = ()) -> ParsedFile:
+        """Parse and check a BPMN file against the posts in the database, the registered handlers and the
+        deployed forms (plus ``extra_forms``, forms about to be deployed with it)."""
         posts: set[str] = set()
         for code, name in session.execute(select(Post.code, Post.name)):
             posts.update((code, name))
-        return parse_and_validate(content, filename, posts, set(self.ctx.handlers.names()))
+        forms = self.forms.keys(session) | set(extra_forms)
+        return parse_and_validate(content, filename, posts, set(self.ctx.handlers.names()), forms)
 
     def deploy(self, session: Session, content: bytes, filename: str,
                deployed_by: User | None = None) -> list[DeployResult]:
-        """Deploy every executable process in the file; the same content keeps its existing version."""
+        """Deploy every executable process in the file with the newest version of each form it uses; the same
+        content (file and forms) keeps its existing version."""
         parsed = self.validate(session, content, filename)
-        digest = hashlib.sha256(content).hexdigest()
         xml = decode_xml(content)
         results = []
         for key, (spec, subprocess_specs) in parsed.specs.items():
+            forms = self.forms.latest(session, form_keys(spec, subprocess_specs))
+            digest = hashlib.sha256(
+                content + "".join(f"|{k}:{f.content_hash}" for k, f in sorted(forms.items())).encode()
+            ).hexdigest()
             existing = session.scalar(
                 select(ProcessDefinition).where(ProcessDefinition.key == key,
                                                 ProcessDefinition.content_hash == digest)
@@ -64,6 +84,7 @@ class RepositoryService:
                 key=key, version=latest + 1, name=parsed.names.get(key, key), content_hash=digest,
                 source_name=filename, bpmn_xml=xml, spec_json=self.ctx.codec.dump_spec(spec, subprocess_specs),
                 deployed_at=self.ctx.clock(), deployed_by_id=deployed_by.id if deployed_by else None,
+                forms={k: f.id for k, f in forms.items()},
             )
             session.add(row)
             session.flush()

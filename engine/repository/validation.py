@@ -11,6 +11,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
 
@@ -41,10 +42,12 @@ class ParsedFile:
     names: dict[str, str] = field(default_factory=dict)
 
 
-def parse_and_validate(content: bytes, filename: str, posts: Container[str], handlers: Container[str]) -> ParsedFile:
+def parse_and_validate(content: bytes, filename: str, posts: Container[str], handlers: Container[str],
+                       forms: Container[str] | None = None) -> ParsedFile:
     """Parse ``content`` and run every check; raise :class:`BpmnValidationError` listing all problems.
 
-    ``posts`` holds the codes and names of posts that exist, ``handlers`` the registered handler names.
+    ``posts`` holds the codes and names of posts that exist, ``handlers`` the registered handler names,
+    ``forms`` the form keys that exist (None: not checked).
     """
     tree = load_bpmn_xml(content, filename)
     issues = check_paths_to_end(tree, filename) + _check_expressions(tree, filename)
@@ -65,7 +68,7 @@ def parse_and_validate(content: bytes, filename: str, posts: Container[str], han
                                       'the file has no process with isExecutable="true"'))
     for spec, subprocess_specs in parsed.specs.values():
         for proc in [spec, *subprocess_specs.values()]:
-            issues.extend(_check_task_specs(proc, tree, filename, posts, handlers))
+            issues.extend(_check_task_specs(proc, tree, filename, posts, handlers, forms))
     if issues:
         raise BpmnValidationError(_unique(issues))
     return parsed
@@ -88,13 +91,19 @@ def _from_spiff(err: ValidationException, tree: etree._ElementTree, filename: st
 
 
 def _check_task_specs(proc: BpmnProcessSpec, tree: etree._ElementTree, filename: str,
-                      posts: Container[str], handlers: Container[str]) -> list[ValidationIssue]:
+                      posts: Container[str], handlers: Container[str],
+                      forms: Container[str] | None) -> list[ValidationIssue]:
     issues = []
     for task_spec in proc.task_specs.values():
         bpmn_id = getattr(task_spec, "bpmn_id", None)
         if not bpmn_id:
             continue
         line = element_line(tree, bpmn_id)
+        if isinstance(task_spec, StartEvent) and forms is not None:
+            form_key = getattr(task_spec, "extensions", {}).get("properties", {}).get("formKey")
+            if form_key and form_key not in forms:
+                issues.append(ValidationIssue(filename, bpmn_id, "unknown-form",
+                                              f"formKey '{form_key}' is not a deployed form", line))
         if isinstance(task_spec, UserTask):
             lane = task_spec.lane
             if not lane:
@@ -104,9 +113,15 @@ def _check_task_specs(proc: BpmnProcessSpec, tree: etree._ElementTree, filename:
                 issues.append(ValidationIssue(filename, bpmn_id, "lane-unknown-post",
                                               f"lane '{lane}' is not the code or name of a post", line))
             props = task_spec.extensions.get("properties", {})
-            for prop, problem in parse_task_properties(props)[1]:
+            parsed_props, problems = parse_task_properties(props)
+            for prop, problem in problems:
                 rule = "bad-time-limit" if prop in ("timeLimit", "warnBefore", "warnPercent") else "bad-property"
                 issues.append(ValidationIssue(filename, bpmn_id, rule, f"{prop}: {problem}", line))
+            if parsed_props.time_limit_expr and (error := check_source(parsed_props.time_limit_expr, "eval")):
+                issues.append(ValidationIssue(filename, bpmn_id, "bad-time-limit", f"timeLimit: {error}", line))
+            if parsed_props.form_key and forms is not None and parsed_props.form_key not in forms:
+                issues.append(ValidationIssue(filename, bpmn_id, "unknown-form",
+                                              f"formKey '{parsed_props.form_key}' is not a deployed form", line))
         if isinstance(task_spec, ServiceTask) and task_spec.operation_name not in handlers:
             issues.append(ValidationIssue(filename, bpmn_id, "unknown-handler",
                                           f"no handler named '{task_spec.operation_name}' is registered", line))

@@ -29,7 +29,7 @@ from engine.context import EngineContext
 from engine.db import is_write_conflict
 from engine.errors import ConcurrencyConflict, NotFound
 from engine.history.service import record
-from engine.registry import HandlerContext
+from engine.registry import HandlerContext, ListenerContext
 from engine.repository.cache import LoadedDefinition
 from engine.repository.models import ProcessDefinition
 from engine.runtime.models import Incident, ProcessInstance
@@ -74,7 +74,7 @@ def load_definition(ctx: EngineContext, session: Session, definition_id: int) ->
         if row is None:
             raise NotFound(f"process definition {definition_id} does not exist")
         spec, subs = ctx.codec.load_spec(row.spec_json)
-        return LoadedDefinition(row.id, row.key, row.version, spec, subs)
+        return LoadedDefinition(row.id, row.key, row.version, spec, subs, dict(row.forms or {}))
 
     return ctx.specs.get(definition_id, load)
 
@@ -162,7 +162,7 @@ class InstanceOperation:
         spiff_id = str(task.id) if task is not None else None
         existing = self.session.scalar(
             select(Incident).where(Incident.instance_id == self.instance.id, Incident.status == "open",
-                                   Incident.node_id == node_id)
+                                   Incident.node_id == node_id, Incident.kind == kind)
         )
         if existing is not None:
             existing.message, existing.kind, existing.spiff_task_id = message, kind, spiff_id
@@ -189,14 +189,15 @@ class InstanceOperation:
         created, problems = sync_human_tasks(
             self.session, self.instance, self.definition, ready_human_tasks(self.workflow), self.now,
             lambda props, start: self.ctx.sla.deadlines(self.session, props, start), reason)
-        if problems and self.incident is None:
-            self._open_incident(None, "calendar", problems[0])
+        for kind, message in problems:
+            self._open_incident(None, kind, message)
         instance = self.instance
         if instance.status == "running" and is_finished(self.workflow):
             instance.status = "completed" if self.workflow.success else "cancelled"
             instance.ended_at = self.now
             if instance.status == "completed":
                 record(self.session, instance.id, "instance_completed", actor_id=self.actor_id, at=self.now)
+                self.ctx.handlers.emit("instance_completed", ListenerContext(self.session, self.now), instance)
         instance.state = self.ctx.codec.dump_state(self.workflow)
         instance.serializer_version = SPIFF_FORMAT
         instance.next_timer_at = next_timer_due(self.workflow) if instance.status == "running" else None

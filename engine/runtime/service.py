@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from SpiffWorkflow.bpmn import BpmnEvent
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,11 +18,13 @@ from sqlalchemy.orm import Session
 
 from engine.context import EngineContext
 from engine.errors import InvalidInput, InvalidState, NotAllowed, NotFound
+from engine.forms.service import FormService
 from engine.history.service import record
 from engine.identity.access import in_scope, oversees
 from engine.identity.models import OrgUnit, User
 from engine.identity.service import IdentityService
 from engine.jobs.service import reset_job
+from engine.registry import ListenerContext
 from engine.repository.models import ProcessDefinition
 from engine.runtime.executor import (
     InstanceOperation,
@@ -62,9 +67,10 @@ def check_data(data: Any, what: str = "data") -> dict[str, Any]:
 class RuntimeService:
     """Instances: start, cancel, look up; incidents: list, retry."""
 
-    def __init__(self, ctx: EngineContext, identity: IdentityService):
+    def __init__(self, ctx: EngineContext, identity: IdentityService, forms: FormService):
         self.ctx = ctx
         self.identity = identity
+        self.forms = forms
 
     def start(self, session: Session, process_key: str, *, business_key: str, data: dict[str, Any],
               actor: User | None, org_code: str | None = None, fire_start_timer: bool = False) -> StartResult:
@@ -87,6 +93,8 @@ class RuntimeService:
         if self._open_with_key(session, process_key, business_key) is not None:
             raise self._duplicate(session, process_key, business_key)
         definition = load_definition(self.ctx, session, definition_row.id)
+        if definition.start_form:
+            data = self.forms.validate(session, definition.start_form, definition.forms[definition.start_form], data)
         now = self.ctx.clock()
         actor_id = actor.id if actor else None
         instance = ProcessInstance(
@@ -163,9 +171,26 @@ class RuntimeService:
             instance.end_reason = reason
             record(session, instance.id, "instance_cancelled", actor_id=actor.id, at=op.now,
                    payload={"reason": reason})
+            self.ctx.handlers.emit("instance_cancelled", ListenerContext(session, op.now), instance)
             op.save(reason="instance cancelled")
             for incident in self._open_incidents(session, instance.id):
                 incident.status, incident.resolved_at, incident.resolved_by_id = "resolved", op.now, actor.id
+        return instance
+
+    def correlate(self, session: Session, instance_id: int, message: str, payload: dict[str, Any],
+                  *, actor_id: int | None = None) -> ProcessInstance:
+        """Deliver message ``message`` with ``payload`` to a waiting instance and run it on."""
+        instance = self.get(session, instance_id)
+        with conflict_guard(f"work order {instance.business_key}"):
+            op = self.open(session, instance, actor_id)
+            try:
+                op.workflow.send_event(BpmnEvent(MessageEventDefinition(message), payload))
+            except WorkflowException:
+                raise InvalidState(f"instance {instance_id} is not waiting for message '{message}'") from None
+            record(session, instance.id, "message_received", actor_id=actor_id, at=op.now,
+                   payload={"message": message, "keys": sorted(payload)[:20]})
+            op.advance()
+            op.save()
         return instance
 
     def incidents(self, session: Session, *, status: str | None = "open", limit: int = 200) -> Sequence[Incident]:

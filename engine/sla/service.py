@@ -13,6 +13,7 @@ from engine.errors import InvalidInput
 from engine.repository.properties import TaskProperties
 from engine.sla.calendar import DEFAULT_WINDOWS, SHANGHAI, CalendarNotCovered, DayKinds, WorkdayCalendar
 from engine.sla.deadlines import Calendar, ContinuousCalendar, Deadlines, compute_deadlines
+from engine.sla.durations import Duration
 from engine.sla.models import CalendarDay, CalendarYear
 
 
@@ -85,6 +86,14 @@ class SlaService:
             return calendar.add_working(moment, paused)
         except CalendarNotCovered:
             return self._weekday_fallback(session).add_working(moment, paused)
+
+    def extend(self, session: Session, calendar_name: str | None, moment: datetime, extra: Duration) -> datetime:
+        """``moment`` plus ``extra`` counted on the task's calendar (an extension of its deadline)."""
+        calendar = self.calendar(session, calendar_name or "24x7")
+        try:
+            return calendar.due(moment, extra)
+        except CalendarNotCovered:
+            return self._weekday_fallback(session).due(moment, extra)
 
     # -- administration ----------------------------------------------------------------------------------
     def set_day(self, session: Session, day: date, *, is_workday: bool, note: str = "",

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.history.service import record
-from engine.identity.models import Post
+from engine.identity.models import OrgUnit, Post
 from engine.repository.cache import LoadedDefinition
 from engine.repository.properties import TaskProperties
 from engine.runtime.models import ProcessInstance
+from engine.sla.durations import parse_duration
 from engine.sla.service import TaskDeadlines
 from engine.tasks.models import HumanTask
 
@@ -26,11 +29,12 @@ def sync_human_tasks(
     now: datetime,
     deadlines: Callable[[TaskProperties, datetime], TaskDeadlines],
     reason: str = "",
-) -> tuple[list[HumanTask], list[str]]:
+) -> tuple[list[HumanTask], list[tuple[str, str]]]:
     """Create rows for new READY tasks, close rows whose task is no longer READY.
 
     ``deadlines(properties, start)`` computes warn/due times. A closed row becomes ``cancelled`` unless the
-    caller already marked it (completed, returned). Returns the new rows and any calendar problems met.
+    caller already marked it (completed, returned). Returns the new rows and the problems met, as
+    ``(incident kind, message)`` pairs: the work goes on and an incident says what needs fixing.
     """
     open_rows = session.scalars(
         select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == "ready")
@@ -44,13 +48,11 @@ def sync_human_tasks(
                    payload={"reason": reason} if reason else None, at=now)
     known = {row.spiff_task_id for row in open_rows}
     created: list[HumanTask] = []
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []
     for spiff_id, task in ready_ids.items():
         if spiff_id in known:
             continue
-        row, problem = _new_row(session, instance, definition, task, now, deadlines)
-        if problem:
-            problems.append(problem)
+        row = _new_row(session, instance, definition, task, now, deadlines, problems)
         session.add(row)
         session.flush()
         record(session, instance.id, "task_created", human_task_id=row.id, node_id=row.node_id,
@@ -60,25 +62,43 @@ def sync_human_tasks(
 
 
 def _new_row(session: Session, instance: ProcessInstance, definition: LoadedDefinition, task: Task,
-             now: datetime, deadlines: Callable[[TaskProperties, datetime], TaskDeadlines]
-             ) -> tuple[HumanTask, str | None]:
+             now: datetime, deadlines: Callable[[TaskProperties, datetime], TaskDeadlines],
+             problems: list[tuple[str, str]]) -> HumanTask:
     spec = task.task_spec
+    node = spec.bpmn_name or spec.bpmn_id
     props = definition.task_properties(spec)
-    lane = spec.lane
-    post_id = None
-    if lane:
-        post_id = session.scalar(select(Post.id).where((Post.code == lane) | (Post.name == lane)).limit(1))
+    post_ref = spec.lane
+    if props.post_var:
+        post_ref = task.data.get(props.post_var) or post_ref
+    post = session.scalar(select(Post).where((Post.code == post_ref) | (Post.name == post_ref)).limit(1)) \
+        if post_ref else None
+    if post is None and post_ref != spec.lane:
+        problems.append(("assignment", f"{node}: post '{post_ref}' (from {props.post_var}) does not exist; "
+                                       f"the task went to lane '{spec.lane}'"))
+        post = session.scalar(select(Post).where((Post.code == spec.lane) | (Post.name == spec.lane)).limit(1))
+    org_id = instance.org_unit_id
+    if props.org_unit_var and task.data.get(props.org_unit_var):
+        code = task.data[props.org_unit_var]
+        found = session.scalar(select(OrgUnit.id).where(OrgUnit.code == str(code)))
+        if found is None:
+            problems.append(("assignment", f"{node}: org unit '{code}' (from {props.org_unit_var}) does not "
+                                           "exist; the task stayed in the work order's unit"))
+        else:
+            org_id = found
+    props = _with_limit(task, props, node, problems)
     times = deadlines(props, now)
+    if times.problem:
+        problems.append(("calendar", times.problem))
     return HumanTask(
         instance_id=instance.id,
         spiff_task_id=str(task.id),
         process_key=instance.process_key,
         business_key=instance.business_key,
         node_id=spec.bpmn_id or spec.name,
-        node_name=spec.bpmn_name or spec.bpmn_id or spec.name,
-        lane=lane,
-        post_id=post_id,
-        org_unit_id=instance.org_unit_id,
+        node_name=node or spec.name,
+        lane=spec.lane if post is None or post_ref == spec.lane else post.code,
+        post_id=post.id if post is not None else None,
+        org_unit_id=org_id,
         status="ready",
         form_key=props.form_key,
         allow=",".join(sorted(props.allow)),
@@ -87,7 +107,20 @@ def _new_row(session: Session, instance: ProcessInstance, definition: LoadedDefi
         created_at=now,
         warn_at=times.warn_at,
         due_at=times.due_at,
-    ), times.problem
+    )
+
+
+def _with_limit(task: Task, props: TaskProperties, node: str, problems: list[tuple[str, str]]) -> TaskProperties:
+    """Properties whose ``timeLimit`` expression (e.g. ``="PT2H" if vip else "PT4H"``) is evaluated."""
+    if not props.time_limit_expr:
+        return props
+    try:
+        value = task.workflow.script_engine.evaluate(task, props.time_limit_expr)
+        return replace(props, time_limit=parse_duration(str(value)), time_limit_expr=None)
+    except (ValueError, SpiffWorkflowException) as err:
+        problems.append(("deadline", f"{node}: timeLimit '={props.time_limit_expr}' gave no duration ({err}); "
+                                     "the task has no deadline"))
+        return replace(props, time_limit=None, time_limit_expr=None)
 
 
 def _iso(duration: object) -> str:

@@ -1,0 +1,82 @@
+"""Who may see and act on a task, and the checks every task action repeats inside its transaction."""
+
+from __future__ import annotations
+
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy.orm import Session
+
+from engine.errors import ConcurrencyConflict, InvalidInput, InvalidState, NotAllowed, NotFound
+from engine.identity.access import holds_post_in, oversees
+from engine.identity.models import User
+from engine.tasks.models import HumanTask
+
+MAX_TEXT = 2000
+
+
+def is_offered_to(user: User, row: HumanTask) -> bool:
+    """Open and either assigned to the user or unclaimed for one of the user's posts in the user's unit."""
+    if row.status != "ready":
+        return False
+    if row.assignee_id is not None:
+        return row.assignee_id == user.id
+    return holds_post_in(user, row.post_id, row.org_unit_id)
+
+
+def can_view(session: Session, user: User, row: HumanTask) -> bool:
+    """Holders of the task's post in its unit, its assignee and completer, and supervisors above it."""
+    return (
+        holds_post_in(user, row.post_id, row.org_unit_id)
+        or row.assignee_id == user.id
+        or row.completed_by_id == user.id
+        or oversees(session, user, row.org_unit_id)
+    )
+
+
+
+def visible_task(session: Session, task_id: int, user: User) -> HumanTask:
+    """The task if the user may see it; otherwise :class:`NotFound` (no hint that it exists)."""
+    row = session.get(HumanTask, task_id)
+    if row is None or not can_view(session, user, row):
+        raise NotFound(f"task {task_id} does not exist")
+    return row
+
+
+def actionable_task(session: Session, task_id: int, user: User, action: str | None = None) -> HumanTask:
+    """An open task the user may act on: offered to them, or — for ``action`` — overseen by them; the step
+    must allow ``action``."""
+    row = visible_task(session, task_id, user)
+    require_open(row)
+    if not is_offered_to(user, row) and not (action and oversees(session, user, row.org_unit_id)):
+        if row.assignee_id is not None and row.assignee_id != user.id:
+            raise ConcurrencyConflict(f"task {task_id} is assigned to someone else")
+        raise NotAllowed(f"task {task_id} is not offered to {user.username}")
+    if action and not row.allows(action):
+        raise NotAllowed(f"step '{row.node_name}' does not allow {action}")
+    return row
+
+
+def require_open(row: HumanTask) -> None:
+    if row.status != "ready":
+        raise InvalidState(f"task {row.id} is already {row.status}")
+
+
+def require_running(row: HumanTask) -> None:
+    if row.suspended_at is not None:
+        raise InvalidState(f"task {row.id} is suspended; resume it first")
+
+
+def live_task(task: Task | None, row: HumanTask) -> Task:
+    """The engine's READY task behind a row; anything else means someone changed it first."""
+    if task is None or task.state != TaskState.READY:
+        raise ConcurrencyConflict(f"task {row.id} is no longer ready; it was changed by someone else")
+    return task
+
+
+def required_text(value: str | None, field: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise InvalidInput(f"{field} is required", {field: "required"})
+    if len(value) > MAX_TEXT:
+        raise InvalidInput(f"{field} is longer than {MAX_TEXT} characters", {field: "too long"})
+    return value

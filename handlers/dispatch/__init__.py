@@ -1,0 +1,70 @@
+"""Dispatch routing (派单): which post in which org unit handles a fault, by region × service type.
+
+Rules are a table an administrator edits (`eoms routing …`); the most specific rule wins:
+(region, type) before (region, *) before (*, type) before (*, *).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.errors import EomsError, InvalidInput, NotFound
+from engine.identity.models import OrgUnit, Post
+from engine.registry import HandlerContext, HandlerRegistry
+from handlers.dispatch.models import RoutingRule
+
+ANY = "*"
+
+
+def add_rule(session: Session, region: str, service_type: str, *, post: str, org_unit: str,
+             note: str = "") -> RoutingRule:
+    """Add or replace the rule for (region, service type)."""
+    if region != ANY and session.scalar(select(OrgUnit.id).where(OrgUnit.code == region)) is None:
+        raise NotFound(f"region '{region}' is not an org unit code")
+    if session.scalar(select(Post.id).where((Post.code == post) | (Post.name == post))) is None:
+        raise NotFound(f"post '{post}' does not exist")
+    if session.scalar(select(OrgUnit.id).where(OrgUnit.code == org_unit)) is None:
+        raise NotFound(f"org unit '{org_unit}' does not exist")
+    if not service_type.strip():
+        raise InvalidInput("service type is required (or * for any)", {"service_type": "required"})
+    rule = session.scalar(select(RoutingRule).where(RoutingRule.region == region,
+                                                    RoutingRule.service_type == service_type))
+    rule = rule or RoutingRule(region=region, service_type=service_type)
+    rule.post, rule.org_unit, rule.note = post, org_unit, note[:200]
+    session.add(rule)
+    session.flush()
+    return rule
+
+
+def rules(session: Session) -> Sequence[RoutingRule]:
+    return session.scalars(select(RoutingRule).order_by(RoutingRule.region, RoutingRule.service_type)).all()
+
+
+def remove_rule(session: Session, rule_id: int) -> None:
+    rule = session.get(RoutingRule, rule_id)
+    if rule is None:
+        raise NotFound(f"routing rule {rule_id} does not exist")
+    session.delete(rule)
+
+
+def route(session: Session, region: str, service_type: str) -> RoutingRule:
+    """The rule that applies, most specific first; none is a clear error an administrator can fix."""
+    for r, t in ((region, service_type), (region, ANY), (ANY, service_type), (ANY, ANY)):
+        rule = session.scalar(select(RoutingRule).where(RoutingRule.region == r, RoutingRule.service_type == t))
+        if rule is not None:
+            return rule
+    raise EomsError(f"no routing rule for region '{region}' and service type '{service_type}': add one with "
+                    f"`eoms routing add {region} {service_type} --post POST --org ORG`, then retry the incident")
+
+
+def register(registry: HandlerRegistry) -> None:
+    def dispatch_route(ctx: HandlerContext, region: str, service_type: str) -> dict[str, Any]:
+        """Pick the post and org unit for a fault from the routing rules."""
+        rule = route(ctx.session, str(region), str(service_type))
+        return {"post": rule.post, "org_unit": rule.org_unit, "rule_id": rule.id}
+
+    registry.register("dispatch.route", dispatch_route)

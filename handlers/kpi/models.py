@@ -1,0 +1,60 @@
+"""The facts 考核 statistics are computed from: one row per finished step and per finished work order."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from engine.db import Base, UTCDateTime
+
+
+class KpiStep(Base):
+    """A completed user task: who, where, how long (wall and working time), on time or not."""
+
+    __tablename__ = "kpi_step"
+    __table_args__ = (
+        Index("ix_kpi_step_completed", "completed_at"),
+        Index("ix_kpi_step_process_node", "process_key", "node_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    human_task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id"), unique=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(200))
+    business_key: Mapped[str] = mapped_column(String(200))
+    node_id: Mapped[str] = mapped_column(String(200))
+    node_name: Mapped[str] = mapped_column(String(300))
+    post_id: Mapped[int | None] = mapped_column(ForeignKey("post.id"), index=True)
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    duration_seconds: Mapped[int] = mapped_column(Integer)
+    working_seconds: Mapped[int] = mapped_column(Integer)
+    paused_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    on_time: Mapped[bool | None] = mapped_column(Boolean)
+    transfers: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class KpiOrder(Base):
+    """A finished work order: its span, how many steps, returns and transfers, and whether every step with a
+    limit met it."""
+
+    __tablename__ = "kpi_order"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), unique=True)
+    process_key: Mapped[str] = mapped_column(String(200), index=True)
+    business_key: Mapped[str] = mapped_column(String(200))
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    duration_seconds: Mapped[int] = mapped_column(Integer)
+    steps: Mapped[int] = mapped_column(Integer)
+    returns: Mapped[int] = mapped_column(Integer)
+    transfers: Mapped[int] = mapped_column(Integer)
+    overdue_steps: Mapped[int] = mapped_column(Integer)
+    on_time: Mapped[bool] = mapped_column(Boolean)
