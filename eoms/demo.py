@@ -1,4 +1,6 @@
-"""``eoms seed-demo``: an organisation, people for every post, the flows, and work in flight. Idempotent."""
+"""``eoms seed-demo``: a province and three cities, a person for every post, routing rules and inventory,
+the five flows deployed, and work orders at every stage — some near their limit, some overdue, some
+finished last month. Idempotent: what exists is left alone."""
 
 from __future__ import annotations
 
@@ -11,13 +13,27 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.attachments.service import AttachmentPolicy
 from engine.core import ProcessEngine
+from engine.jobs.worker import Worker
 from engine.registry import HandlerRegistry
 from engine.runtime.models import ProcessInstance
+from engine.tasks.models import HumanTask
+from handlers.dispatch import add_rule
+from handlers.resources.inventory import add_resources
 
-CITIES = [("GZ", "广州市"), ("SZ", "深圳市"), ("DG", "东莞市")]
-POSTS = [("dispatcher", "调度员"), ("maintainer", "维护员"), ("reviewer", "审核员")]
+CITIES = [("GZ", "广州"), ("SZ", "深圳"), ("DG", "东莞")]
+POSTS = [
+    ("product_manager", "产品经理"), ("support_dispatcher", "支撑调度员"), ("transmission_engineer", "传输工程师"),
+    ("data_engineer", "数据工程师"), ("solution_manager", "方案经理"), ("solution_reviewer", "方案审核员"),
+    ("implementer", "实施工程师"), ("maintainer", "维护员"), ("data_auditor", "资料审核员"), ("dispatcher", "调度员"),
+    ("receipt_auditor", "回单审核员"), ("customer_service", "客服代表"), ("planner", "计划专责"),
+    ("plan_approver", "计划审批人"), ("order_auditor", "受理审核员"), ("resource_dispatcher", "资源调度员"),
+    ("network_operator", "开通工程师"),
+]
+PROVINCE_POSTS = ("planner", "plan_approver")
 DEFAULT_PASSWORD = "eoms-demo-2026"
+REPORT = b"%PDF-1.4\n% EOMS demo report\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
 @dataclass
@@ -28,20 +44,25 @@ class DemoSummary:
 
 
 def seed_demo(handlers: HandlerRegistry, sessions: sessionmaker[Session], processes_dir: Path,
-              password: str = DEFAULT_PASSWORD, now: Callable[[], datetime] | None = None) -> DemoSummary:
+              password: str = DEFAULT_PASSWORD, now: Callable[[], datetime] | None = None,
+              storage_dir: Path | None = None) -> DemoSummary:
     """Create what is missing; running it twice changes nothing the second time."""
     summary = DemoSummary()
     pe = ProcessEngine(handlers)
     with sessions.begin() as s:
         _organisation(pe, s, password, summary)
+        _routing_and_inventory(s)
     with sessions.begin() as s:
+        for path in sorted((processes_dir / "forms").glob("*.json")):
+            pe.forms.deploy(s, path.stem, path.read_bytes(), path.name)
         for path in sorted(processes_dir.glob("*.bpmn")):
             for result in pe.repository.deploy(s, path.read_bytes(), path.name):
                 summary.deployed.append(f"{result.key} v{result.version}")
     with sessions() as s:
         seeded = s.scalar(select(ProcessInstance.id).where(ProcessInstance.business_key.like("DEMO-%")).limit(1))
     if seeded is None:
-        summary.instances_created = _faults(handlers, sessions, now or pe.ctx.clock)
+        stories = DemoStories(handlers, sessions, now or pe.ctx.clock, storage_dir)
+        summary.instances_created = stories.run()
     return summary
 
 
@@ -55,48 +76,165 @@ def _organisation(pe: ProcessEngine, s: Session, password: str, summary: DemoSum
     for code, name in POSTS:
         if ident.find_post(s, code) is None:
             ident.add_post(s, code, name)
-    people: list[tuple[str, str, str, list[str], str]] = [("admin", "系统管理员", "GD", [], "admin"),
-                                                          ("gd_supervisor", "省主管", "GD", [], "supervisor")]
+    people: list[tuple[str, str, str, list[str], str]] = [
+        ("admin", "系统管理员", "GD", [], "admin"), ("analyst", "流程分析员", "GD", [], "analyst"),
+        ("gd_supervisor", "省主管", "GD", [], "supervisor"),
+        *[(f"gd_{code}", f"省{name}", "GD", [code], "user") for code, name in POSTS if code in PROVINCE_POSTS],
+    ]
     for city, city_name in CITIES:
         prefix = city.lower()
-        people.append((f"{prefix}_supervisor", f"{city_name[:2]}主管", city, [], "supervisor"))
-        for code, post_name in POSTS:
-            people.append((f"{prefix}_{code}", f"{city_name[:2]}{post_name}", city, [code], "user"))
-    for username, name, org, posts, role in people:
+        people.append((f"{prefix}_supervisor", f"{city_name}主管", city, [], "supervisor"))
+        people += [(f"{prefix}_{code}", f"{city_name}{name}", city, [code], "user") for code, name in POSTS
+                   if code not in PROVINCE_POSTS]
+    for number, (username, name, org, posts, role) in enumerate(people, start=1):
         if ident.find_user(s, username) is None:
             ident.add_user(s, username, display_name=name, password=password, org_code=org, post_codes=posts,
-                           role=role)
+                           role=role, phone=f"1380000{number:04d}")
         summary.users.append((username, name, f"{org} {role}{' ' + ','.join(posts) if posts else ''}"))
 
 
-def _faults(handlers: HandlerRegistry, sessions: sessionmaker[Session], now: Callable[[], datetime]) -> int:
-    """After-sales faults at every stage; older ones were started hours or weeks ago."""
-    stories: list[tuple[str, str, float, list[tuple[str, dict[str, Any]]]]] = [
-        ("GZ", "中山大学附属医院专线中断", 0.5, []),
-        ("GZ", "天河区政务外网丢包", 1.8, []),
-        ("GZ", "广州地铁视频专线闪断", 3.5, [("dispatcher", {"remark": "已联系客户"})]),
-        ("GZ", "白云机场互联网专线中断", 6, [("dispatcher", {}), ("maintainer", {"resolved": False})]),
-        ("GZ", "番禺区教育城域网故障", 9,
-         [("dispatcher", {}), ("maintainer", {"resolved": True, "cause": "光缆中断"})]),
-        ("SZ", "南山区科技园数据专线故障", 2, []),
-        ("DG", "松山湖园区语音专线故障", 1, [("dispatcher", {})]),
-        ("GZ", "海珠区医保结算专线故障", 24 * 20, [("dispatcher", {}), ("maintainer", {"resolved": True}),
-                                          ("reviewer", {"approved": True})]),
-    ]
-    created = 0
-    for number, (city, title, hours_ago, steps) in enumerate(stories, start=1):
-        moment = {"t": now() - timedelta(hours=hours_ago)}
-        pe = ProcessEngine(handlers, clock=lambda m=moment: m["t"])
-        with sessions.begin() as s:
-            starter = pe.identity.get_user(s, f"{city.lower()}_dispatcher")
-            result = pe.runtime.start(s, "aftersales_fault", business_key=f"DEMO-{number:04d}",
-                                      data={"title": title, "customer": title[:4], "vip": number % 3 == 0},
-                                      actor=starter)
-            task_ids = [t.id for t in result.tasks]
-        for post, data in steps:
-            moment["t"] += timedelta(minutes=40)
-            with sessions.begin() as s:
-                actor = pe.identity.get_user(s, f"{city.lower()}_{post}")
-                task_ids = [t.id for t in pe.tasks.complete(s, task_ids[0], actor, data)]
-        created += 1
-    return created
+def _routing_and_inventory(s: Session) -> None:
+    for city, _ in CITIES:
+        add_rule(s, city, "*", post="maintainer", org_unit=city, note="本地维护")
+    add_rule(s, "*", "*", post="maintainer", org_unit="GZ", note="兜底：广州维护")
+    for index, (city, _) in enumerate(CITIES, start=1):
+        reserved = city == "DG"  # Dongguan's resources are reserved: its orders go to 人工调度
+        add_resources(s, city, "port", [f"{city}-OLT1-GE0/0/{i}" for i in range(1, 21)], reserved=reserved)
+        add_resources(s, city, "vlan", [str(100 + i) for i in range(20)], reserved=reserved)
+        add_resources(s, city, "ip", [f"10.{index}.0.{i}" for i in range(1, 21)], reserved=reserved)
+
+
+class DemoStories:
+    """Work orders told as stories: started some hours (or weeks) ago, moved on step by step."""
+
+    def __init__(self, handlers: HandlerRegistry, sessions: sessionmaker[Session], now: Callable[[], datetime],
+                 storage_dir: Path | None):
+        self.handlers, self.sessions, self.now = handlers, sessions, now
+        self.moment = now()
+        self.storage_dir = storage_dir
+        self.pe = self._engine()
+        self.count = 0
+
+    def _engine(self) -> ProcessEngine:
+
+        policy = AttachmentPolicy(self.storage_dir) if self.storage_dir else None
+        return ProcessEngine(self.handlers, clock=lambda: self.moment, attachments=policy)
+
+    def start(self, key: str, city: str, starter: str, hours_ago: float, data: dict[str, Any],
+              org: str | None = None) -> int:
+        self.count += 1
+        self.moment = self.now() - timedelta(hours=hours_ago)
+        with self.sessions.begin() as s:
+            actor = self.pe.identity.get_user(s, starter)
+            result = self.pe.runtime.start(s, key, business_key=f"DEMO-{self.count:04d}", data=data, actor=actor,
+                                           org_code=org or city)
+            return result.instance.id
+
+    def step(self, instance_id: int, node_id: str, data: dict[str, Any], minutes: float = 40,
+             upload: str | None = None) -> None:
+        """Complete the open task ``node_id`` as a holder of its post in its unit, ``minutes`` later."""
+        self.moment += timedelta(minutes=minutes)
+        with self.sessions.begin() as s:
+            row = s.scalar(select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.node_id == node_id,
+                                                   HumanTask.status == "ready").order_by(HumanTask.id).limit(1))
+            if row is None:
+                raise RuntimeError(f"demo: instance {instance_id} has no open task '{node_id}'")
+            actor = self.pe.identity.holders(s, row.post_id, row.org_unit_id)[0]
+            if upload:
+                attachment = self.pe.tasks.upload(s, row.id, actor, filename=f"{row.business_key}-报告.pdf",
+                                                  data=REPORT)
+                data = {**data, upload: [attachment.id]}
+            self.pe.tasks.complete(s, row.id, actor, data)
+
+    def work(self, minutes: float = 5) -> None:
+        """Let the worker do what is due (jobs such as the network activation), a little later."""
+        self.moment += timedelta(minutes=minutes)
+        Worker(self.pe, self.sessions, "demo-seed").tick()
+
+    def run(self) -> int:
+        self.faults()
+        self.presales()
+        self.insale()
+        self.workplans()
+        self.provisioning()
+        return self.count
+
+    # -- the stories -------------------------------------------------------------------------------------------
+    def faults(self) -> None:
+        base = {"service_type": "专线", "fault_type": "中断", "priority": "高", "description": "客户反映专线业务中断"}
+        cases = [("GZ", "中山大学附属医院", True, 0.2, 0), ("GZ", "天河区政务服务中心", False, 0.4, 1),
+                 ("GZ", "广州地铁集团", True, 1.6, 2), ("SZ", "南山科技园管委会", False, 3.2, 2),
+                 ("GZ", "白云机场", False, 5.0, 3), ("DG", "松山湖管委会", False, 6.5, 4),
+                 ("GZ", "番禺区教育局", False, 9.0, 5), ("GZ", "海珠区医保局", False, 24 * 33, 7),
+                 ("SZ", "福田区人民医院", True, 24 * 31, 7), ("GZ", "越秀区图书馆", False, 24 * 3, 7)]
+        for i, (city, customer, vip, hours, stage) in enumerate(cases):
+            data = {**base, "customer": customer, "customer_phone": f"1390000{i:04d}", "vip": vip,
+                    "circuit": f"GD-{city}-ZX-{1000 + i}", "region": city}
+            iid = self.start("aftersales_fault", city, f"{city.lower()}_dispatcher", hours, data)
+            steps = [("accept", {"fault_type": "中断", "priority": "高"}, None),
+                     ("handle", {"progress": "已到场排查，定位光缆中断"}, None),
+                     ("receipt", {"cause": "光缆", "measures": "熔接光缆，业务恢复",
+                                  "recovery_time": "2026-11-20T10:30"}, "report"),
+                     ("audit", {"receipt_result": "reject", "receipt_reason": "报告缺少现场照片"}, None),
+                     ("handle", {"progress": "补充现场照片"}, None),
+                     ("receipt", {"cause": "光缆", "measures": "熔接光缆，补充照片",
+                                  "recovery_time": "2026-11-20T11:00"}, "report"),
+                     ("audit", {"receipt_result": "pass"}, None),
+                     ("callback", {"satisfaction": "满意", "callback_note": "客户对处理速度满意"}, None)]
+            plan = steps[:stage] if stage < 7 else [steps[0], steps[1], steps[2], steps[6], steps[7]]
+            for node, form_data, upload in plan:
+                self.step(iid, node, form_data, minutes=25, upload=upload)
+
+    def presales(self) -> None:
+        for city, customer, hours, stage in [
+                ("GZ", "广州市政务数据局", 2, 1), ("GZ", "广汽集团", 30, 3), ("SZ", "深圳湾实验室", 20, 4),
+                ("GZ", "南方电网", 24 * 35, 6)]:
+            iid = self.start("presales_demand", city, f"{city.lower()}_product_manager", hours, {
+                "customer": customer, "project": f"{customer}专线组网", "region": city,
+                "requirement": "两点之间 1G 数据专线，要求 99.99% 可用", "expected_date": "2026-12-20"})
+            steps = [("assign", {"engineers": "张工、李工", "support_level": "重要"}),
+                     ("confirm_tx", {"tx_result": "pass"}), ("confirm_data", {"data_result": "pass"}),
+                     ("solution", {"solution_summary": "双路由保护，OTN 承载"}),
+                     ("review", {"review_result": "pass"}), ("confirm", {"pm_confirmed": True})]
+            for node, form_data in steps[:stage]:
+                upload = "solution_doc" if node == "solution" else None
+                self.step(iid, node, form_data, minutes=90, upload=upload)
+
+    def insale(self) -> None:
+        for i, (city, customer, hours, stage) in enumerate([("GZ", "广州银行", 5, 0), ("SZ", "招商局港口", 28, 2),
+                                                             ("GZ", "广州日报", 24 * 32, 3)]):
+            iid = self.start("insale_implementation", city, f"{city.lower()}_implementer", hours, {
+                "customer": customer, "project": f"{customer}数据专线", "contract_no": f"HT2026110{i}01",
+                "region": city, "contact": "王经理", "contact_phone": f"1370000{i:04d}"})
+            circuits = [{"circuit_id": f"GD{city}-ZX-{7000 + i}", "a_end": f"{customer}总部机房",
+                         "z_end": f"{city}局数据中心", "bandwidth": "1G", "port": "GE0/0/1", "vlan": 300 + i}]
+            steps = [("enter", {"circuits": circuits, "service_details": "双上联，静态路由"}),
+                     ("audit", {"audit_result": "reject", "audit_reason": "VLAN 与规划冲突"}),
+                     ("enter", {"circuits": circuits, "service_details": "双上联，静态路由；VLAN 已调整"}),
+                     ("audit", {"audit_result": "pass"})]
+            plan = steps[:stage] if stage < 3 else [steps[0], steps[3]]
+            for node, form_data in plan:
+                self.step(iid, node, form_data, minutes=120)
+
+    def workplans(self) -> None:
+        iid = self.start("workplan", "GD", "gd_planner", 26, {"plan_type": "monthly", "title": "12月基站巡检"})
+        self.step(iid, "draft", {"plan_type": "monthly", "title": "12月基站巡检", "scope": "全省政企专线接入点",
+                                 "start_date": "2026-12-01", "end_date": "2026-12-31", "units": ["GZ", "SZ", "DG"],
+                                 "content": "按巡检规范检查设备、电源、光缆"})
+        self.step(iid, "approve", {"approve_result": "pass"})
+        self.step(iid, "confirm", {"received": True, "executor": "陈工"})
+        self.start("workplan", "GD", "gd_planner", 1, {"plan_type": "temporary", "title": "春节保障临时计划"})
+
+    def provisioning(self) -> None:
+        for i, (city, customer, hours, stage) in enumerate([
+                ("GZ", "广州塔", 1, 0), ("GZ", "珠江新城写字楼", 8, 5), ("DG", "东莞电子厂", 3, 1),
+                ("SZ", "前海自贸区", 24 * 34, 7)]):
+            iid = self.start("provisioning", city, f"{city.lower()}_order_auditor", hours, {
+                "order_no": f"CRM-2026-{i:05d}", "customer": customer, "customer_phone": f"1360000{i:04d}",
+                "region": city, "service": "互联网", "bandwidth": "100M", "address": f"{city}市{customer}"})
+            if stage >= 1:
+                self.step(iid, "audit", {"audit_result": "pass"})  # allocation (or 人工调度 in Dongguan)
+                self.work()  # network activation runs as a job and answers the waiting instance
+            steps = [("test", {"test_result": "pass"}), ("completion", {"completed_on": "2026-11-20"})]
+            for node, form_data in steps[: max(0, stage - 5)]:
+                self.step(iid, node, form_data, minutes=60)

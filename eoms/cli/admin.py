@@ -35,7 +35,8 @@ def init_db(app: App) -> None:
 @pass_app
 def seed_demo_command(app: App, processes_dir: Path, password: str) -> None:
     """Demo organisation, users for every post, the flows deployed and work orders in flight (idempotent)."""
-    summary = seed_demo(app.engine.ctx.handlers, app.sessions, processes_dir, password)
+    summary = seed_demo(app.engine.ctx.handlers, app.sessions, processes_dir, password,
+                        storage_dir=Path(app.settings.storage_dir))
     click.echo(f"deployed: {', '.join(summary.deployed) or '-'}")
     click.echo(f"demo work orders created: {summary.instances_created}")
     click.echo(f"demo users (password: {password}):")

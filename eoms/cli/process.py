@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from engine.errors import BpmnValidationError, ValidationIssue
+from engine.forms.service import parse_form
 from engine.tasks.models import HumanTask
 from eoms.cli.common import App, emit_json, iso, local_time, parse_json_object, pass_app, print_table
 
@@ -18,20 +19,24 @@ def register_process_commands(cli: click.Group) -> None:
         cli.add_command(command)
 
 
-def bpmn_files(paths: tuple[str, ...]) -> list[Path]:
-    """The BPMN files named, with directories expanded to the ``*.bpmn`` files inside them."""
-    files: list[Path] = []
+def process_files(paths: tuple[str, ...]) -> tuple[list[Path], list[Path]]:
+    """The form files (``*.json``) and BPMN files named; a directory contributes every one inside it."""
+    forms: list[Path] = []
+    diagrams: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files.extend(sorted(path.rglob("*.bpmn")))
+            forms.extend(sorted(path.rglob("*.json")))
+            diagrams.extend(sorted(path.rglob("*.bpmn")))
+        elif path.is_file() and path.suffix == ".json":
+            forms.append(path)
         elif path.is_file():
-            files.append(path)
+            diagrams.append(path)
         else:
             raise click.BadParameter(f"'{raw}' does not exist", param_hint="PATH")
-    if not files:
-        raise click.BadParameter("no .bpmn files found", param_hint="PATH")
-    return files
+    if not diagrams and not forms:
+        raise click.BadParameter("no .bpmn or form .json files found", param_hint="PATH")
+    return forms, diagrams
 
 
 @click.command()
@@ -39,18 +44,28 @@ def bpmn_files(paths: tuple[str, ...]) -> list[Path]:
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 @pass_app
 def deploy(app: App, paths: tuple[str, ...], as_json: bool) -> None:
-    """Validate and deploy BPMN files (a changed file becomes the next version)."""
+    """Validate and deploy forms (*.json) and BPMN files; a changed file becomes the next version."""
+    forms, diagrams = process_files(paths)
     results = []
     with app.transaction() as s:
-        for path in bpmn_files(paths):
+        for path in forms:
+            f = app.engine.forms.deploy(s, path.stem, path.read_bytes(), path.name)
+            results.append({"kind": "form", "key": f.key, "version": f.version, "name": f.key, "file": str(path),
+                            "new": f.created})
+        for path in diagrams:
             for r in app.engine.repository.deploy(s, path.read_bytes(), path.name):
-                results.append({"key": r.key, "version": r.version, "name": r.name, "file": str(path),
-                                "new": r.created})
+                results.append({"kind": "process", "key": r.key, "version": r.version, "name": r.name,
+                                "file": str(path), "new": r.created})
     if as_json:
         emit_json(results)
         return
     for r in results:
-        click.echo(f"{r['key']} version {r['version']} ({'deployed' if r['new'] else 'unchanged'}) {r['name']}")
+        if r["kind"] == "process" or r["new"]:
+            click.echo(f"{r['kind']} {r['key']} version {r['version']} ({'deployed' if r['new'] else 'unchanged'})"
+                       f"{' ' + str(r['name']) if r['kind'] == 'process' else ''}")
+    unchanged_forms = sum(1 for r in results if r["kind"] == "form" and not r["new"])
+    if unchanged_forms:
+        click.echo(f"{unchanged_forms} form(s) unchanged")
 
 
 @click.command()
@@ -58,30 +73,44 @@ def deploy(app: App, paths: tuple[str, ...], as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 @pass_app
 def validate(app: App, paths: tuple[str, ...], as_json: bool) -> None:
-    """Check BPMN files without deploying; exits non-zero when any file has errors."""
+    """Check forms and BPMN files without deploying; exits non-zero when any file has errors."""
+    forms, diagrams = process_files(paths)
     report: list[dict[str, object]] = []
     issues: list[ValidationIssue] = []
+    for path in forms:
+        try:
+            parse_form(path.read_bytes(), path.name)
+            report.append({"file": str(path), "ok": True, "processes": []})
+        except BpmnValidationError as err:
+            issues.extend(err.issues)
+            report.append({"file": str(path), "ok": False, "errors": [_issue(i) for i in err.issues]})
     with app.transaction() as s:
-        for path in bpmn_files(paths):
+        for path in diagrams:
             try:
-                parsed = app.engine.repository.validate(s, path.read_bytes(), path.name)
+                parsed = app.engine.repository.validate(s, path.read_bytes(), path.name,
+                                                        extra_forms={f.stem for f in forms})
                 report.append({"file": str(path), "ok": True, "processes": sorted(parsed.specs)})
             except BpmnValidationError as err:
                 issues.extend(err.issues)
-                report.append({"file": str(path), "ok": False, "errors": [
-                    {"element_id": i.element_id, "rule": i.rule, "message": i.message, "line": i.line}
-                    for i in err.issues]})
+                report.append({"file": str(path), "ok": False, "errors": [_issue(i) for i in err.issues]})
     if as_json:
         emit_json(report)
     else:
         for entry in report:
-            if entry["ok"]:
+            if entry["ok"] and entry["processes"]:
                 click.echo(f"{entry['file']}: ok ({', '.join(entry['processes'])})")  # type: ignore[arg-type]
+        oks = sum(1 for e in report if e["ok"] and not e["processes"])
+        if oks:
+            click.echo(f"{oks} form file(s): ok")
     if issues:
         if not as_json:
             for issue in issues:
                 click.echo(f"error: {issue}", err=True)
         raise SystemExit(1)
+
+
+def _issue(i: ValidationIssue) -> dict[str, object]:
+    return {"element_id": i.element_id, "rule": i.rule, "message": i.message, "line": i.line}
 
 
 @click.command()

@@ -17,8 +17,9 @@ from handlers.resources.models import Circuit, Resource
 KINDS = ("port", "vlan", "ip")
 
 
-def add_resources(session: Session, region: str, kind: str, values: Iterable[str]) -> int:
-    """Add free resources; values already present are skipped. Returns how many were added."""
+def add_resources(session: Session, region: str, kind: str, values: Iterable[str], *, reserved: bool = False) -> int:
+    """Add resources; values already present are skipped. Returns how many were added. ``reserved`` ones are
+    never taken by automatic allocation, only named by a resource dispatcher (人工调度)."""
     if kind not in KINDS:
         raise InvalidInput(f"resource kind '{kind}' is not one of {', '.join(KINDS)}", {"kind": "unknown"})
     existing = set(session.scalars(select(Resource.value).where(Resource.region == region, Resource.kind == kind)))
@@ -27,7 +28,7 @@ def add_resources(session: Session, region: str, kind: str, values: Iterable[str
         value = str(value).strip()
         _check_value(kind, value)
         if value and value not in existing:
-            session.add(Resource(region=region, kind=kind, value=value, status="free"))
+            session.add(Resource(region=region, kind=kind, value=value, status="reserved" if reserved else "free"))
             existing.add(value)
             added += 1
     session.flush()
@@ -92,13 +93,13 @@ def assign(session: Session, region: str, wanted: dict[str, str], *, business_ke
         for kind, value in wanted.items():
             taken = session.execute(
                 update(Resource).where(Resource.region == region, Resource.kind == kind, Resource.value == str(value),
-                                       Resource.status == "free")
+                                       Resource.status.in_(("free", "reserved")))
                 .values(status="allocated", business_key=business_key, instance_id=instance_id, allocated_at=now)
                 .execution_options(synchronize_session=False)
             ).rowcount
             if taken != 1:
                 savepoint.rollback()
-                return None, f"{kind} {value} is not a free resource in {region}"
+                return None, f"{kind} {value} is not a free or reserved resource in {region}"
     return dict(wanted), ""
 
 

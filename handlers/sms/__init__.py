@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from engine.errors import InvalidInput
-from engine.identity.models import Post, User
+from engine.identity.models import OrgUnit, Post, User
 from engine.identity.service import IdentityService
 from engine.jobs.service import enqueue
 from engine.registry import HandlerContext, HandlerRegistry, JobContext
@@ -22,16 +22,21 @@ JOB_KIND = "sms.send"
 def register(registry: HandlerRegistry, backend: SmsBackend) -> None:
     """Register the SMS service-task handler and the SMS job handler."""
 
-    def send_step(ctx: HandlerContext, template: str, to_post: str | None = None, to_phone: str | None = None,
-                  to_user: str | None = None, **params: Any) -> dict[str, Any]:
-        """Queue an SMS to a post's holders in the work order's unit, a user, or a phone number."""
+    def send_step(ctx: HandlerContext, template: str, to_post: str | None = None, to_org: str | None = None,
+                  to_phone: str | None = None, to_user: str | None = None, **params: Any) -> dict[str, Any]:
+        """Queue an SMS to a post's holders (in ``to_org`` or the work order's unit), a user, or a phone."""
         get_template(template)  # an unknown template fails the step now, not later in the worker
         recipients: list[dict[str, Any]] = []
         if to_post:
             post = ctx.session.scalar(select(Post).where((Post.code == to_post) | (Post.name == to_post)))
             if post is None:
                 raise InvalidInput(f"sms.send: post '{to_post}' does not exist")
-            holders = IdentityService().holders(ctx.session, post.id, ctx.org_unit_id)
+            org_id = ctx.org_unit_id
+            if to_org:
+                org_id = ctx.session.scalar(select(OrgUnit.id).where(OrgUnit.code == str(to_org)))
+                if org_id is None:
+                    raise InvalidInput(f"sms.send: org unit '{to_org}' does not exist")
+            holders = IdentityService().holders(ctx.session, post.id, org_id)
             recipients += [{"user_id": u.id} for u in holders]
         if to_user:
             user = ctx.session.scalar(select(User).where(User.username == to_user))

@@ -32,7 +32,8 @@ TEMPLATES: dict[str, SmsTemplate] = {
     t.name: t
     for t in (
         SmsTemplate("dispatch", "派单通知",
-                    "【EOMS】工单{business_key}已派至您的岗位，环节：{step}，请于{due}前处理。"),
+                    "【EOMS】新工单{business_key}已派至您的岗位，环节：{step}，请尽快处理。{summary}",
+                    optional=frozenset({"summary"})),
         SmsTemplate("warning", "到达限时预警",
                     "【EOMS】预警：工单{business_key}的“{step}”环节将于{due}到期，请尽快处理。"),
         SmsTemplate("overdue", "超时通知",

@@ -187,12 +187,12 @@ def test_validate_reports_the_element_and_exits_non_zero(cli):
 
 
 def test_deploy_prints_key_and_version_and_a_second_deploy_is_unchanged(world, cli):
-    assert world.outputs["deploy"].strip() == "review_loop version 1 (deployed) Review loop"
+    assert world.outputs["deploy"].strip() == "process review_loop version 1 (deployed) Review loop"
     bad = cli.home / "bad.bpmn"
     bad.write_bytes(REVIEW_LOOP.read_bytes().replace(b'name="reviewer"', b'name="nobody"'))
     again, failed = cli.run_all(["deploy", str(REVIEW_LOOP)], ["deploy", str(bad)])
     assert_ok(again)
-    assert again.stdout.strip() == "review_loop version 1 (unchanged) Review loop"
+    assert again.stdout.strip() == "process review_loop version 1 (unchanged) Review loop"
     assert_clean_failure(failed, "[review]", "lane-unknown-post")
     with sessions(cli)() as s:
         assert [(d.key, d.version) for d in s.scalars(select(ProcessDefinition))] == [("review_loop", 1)]
