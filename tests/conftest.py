@@ -21,13 +21,17 @@ from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 import handlers.models  # noqa: F401 - the handlers' tables are part of the schema
+from engine.attachments.service import AttachmentPolicy
 from engine.core import ProcessEngine
 from engine.db import make_engine, make_session_factory
 from engine.migrate import upgrade_to_head
 from engine.models import metadata
 from engine.registry import HandlerContext, HandlerRegistry
+from eoms.demo import POSTS as FLOW_POSTS
+from handlers import build_registry
 
 ROOT = Path(__file__).resolve().parent.parent
+PROCESSES_DIR = ROOT / "processes"
 BPMN_DIR = Path(__file__).resolve().parent / "bpmn"
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PASSWORD = "secret123"
@@ -85,6 +89,18 @@ def build_world(pe: ProcessEngine, s: Session) -> None:
     for username, name, org, posts, role in users:
         ident.add_user(s, username, display_name=name, password=PASSWORD, org_code=org, post_codes=posts,
                        role=role)
+    # the posts the five business flows' lanes name, with a holder in Guangzhou (gz_<post>) and a few elsewhere
+    for number, (code, name) in enumerate(FLOW_POSTS, start=1):
+        if ident.find_post(s, code) is None:
+            ident.add_post(s, code, name)
+        ident.add_user(s, f"gz_{code}", display_name=f"广州{name}", password=PASSWORD, org_code="GZ",
+                       post_codes=[code], phone=f"1380000{number:04d}")
+    for code in ("maintainer", "dispatcher", "order_auditor", "resource_dispatcher", "network_operator"):
+        ident.add_user(s, f"sz_{code}", display_name=f"深圳{code}", password=PASSWORD, org_code="SZ",
+                       post_codes=[code], phone=f"1390000{len(code):04d}")
+    for code in ("planner", "plan_approver"):
+        ident.add_user(s, f"gd_{code}", display_name=f"省{code}", password=PASSWORD, org_code="GD",
+                       post_codes=[code])
 
 
 @dataclass
@@ -248,8 +264,35 @@ def switch() -> Switch:
 
 
 @pytest.fixture
-def pe(clock: FakeClock, switch: Switch) -> ProcessEngine:
-    return ProcessEngine(build_test_registry(switch), clock=clock)
+def storage(tmp_path: Path) -> Path:
+    """The attachment folder of one test."""
+    return tmp_path / "storage"
+
+
+@pytest.fixture
+def pe(clock: FakeClock, switch: Switch, storage: Path) -> ProcessEngine:
+    return ProcessEngine(build_test_registry(switch), clock=clock, attachments=AttachmentPolicy(storage))
+
+
+@pytest.fixture
+def flow_pe(clock: FakeClock, storage: Path) -> ProcessEngine:
+    """An engine with the real handlers (SMS outbox, routing, inventory, simulated network manager, CRM ledger,
+    KPI recorder), as the five business flows need."""
+    return ProcessEngine(build_registry(), clock=clock, attachments=AttachmentPolicy(storage))
+
+
+@pytest.fixture
+def deploy_flows(db: Database):  # type: ignore[no-untyped-def]
+    """Deploy processes/ (forms first) with the given engine; returns {process key: definition id}."""
+
+    def _deploy(engine: ProcessEngine) -> dict[str, int]:
+        with db.sessions.begin() as s:
+            for path in sorted((PROCESSES_DIR / "forms").glob("*.json")):
+                engine.forms.deploy(s, path.stem, path.read_bytes(), path.name)
+            return {r.key: r.definition_id for path in sorted(PROCESSES_DIR.glob("*.bpmn"))
+                    for r in engine.repository.deploy(s, path.read_bytes(), path.name)}
+
+    return _deploy
 
 
 def bpmn(name: str) -> bytes:

@@ -205,9 +205,11 @@ def _node_xml(node: Node, process: Process, incoming: dict[str, list[str]], outg
                     "</bpmn:boundaryEvent>")
         return f"<bpmn:intermediateCatchEvent {attrs}>{body}{definition}</bpmn:intermediateCatchEvent>"
     if node.kind == "intermediateMessage":
-        message_id = next(mid for mid, name, _ in process.messages if name == node.message)
+        message_id, variable = next((mid, var) for mid, name, var in process.messages if name == node.message)
         return (f"<bpmn:intermediateCatchEvent {attrs}>{body}<bpmn:messageEventDefinition id=\"{node.id}_def\" "
-                f'messageRef="{message_id}"/></bpmn:intermediateCatchEvent>')
+                f'messageRef="{message_id}"><bpmn:extensionElements><spiffworkflow:messageVariable>{variable}'
+                "</spiffworkflow:messageVariable></bpmn:extensionElements></bpmn:messageEventDefinition>"
+                "</bpmn:intermediateCatchEvent>")
     if node.kind == "subProcess" and node.inner is not None:
         loop = ""
         if node.multi_instance:
@@ -268,10 +270,7 @@ def _di(process: Process, geo: dict, dx: float, dy: float, out: list[str]) -> No
 
 def to_bpmn(process: Process) -> str:
     geo = layout(process)
-    messages = "".join(
-        f'<bpmn:message id="{mid}" name="{name}"><bpmn:extensionElements><spiffworkflow:messageVariable>{var}'
-        "</spiffworkflow:messageVariable></bpmn:extensionElements></bpmn:message>"
-        for mid, name, var in process.messages)
+    messages = "".join(f'<bpmn:message id="{mid}" name="{name}"/>' for mid, name, _ in process.messages)
     doc = f"<bpmn:documentation>{escape(process.documentation)}</bpmn:documentation>" if process.documentation else ""
     shapes: list[str] = [
         f'<bpmndi:BPMNShape id="pool_{process.id}_di" bpmnElement="pool_{process.id}" isHorizontal="true">'
