@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -27,6 +29,10 @@ class Settings:
     network_sim_failure_rate: float = 0.0
     network_max_attempts: int = 3
     max_upload_mb: int = 20
+    secret_key: str | None = None
+    secure_cookies: bool = False
+    node_modules_dir: str = "node_modules"
+    login_max_failures: int = 5
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
@@ -49,6 +55,10 @@ class Settings:
             "network_sim_failure_rate": _float(env, "EOMS_NETWORK_SIM_FAILURE_RATE", 0.0),
             "network_max_attempts": _int(env, "EOMS_NETWORK_MAX_ATTEMPTS", 3),
             "max_upload_mb": _int(env, "EOMS_MAX_UPLOAD_MB", 20),
+            "secret_key": env.get("EOMS_SECRET_KEY") or None,
+            "secure_cookies": (env.get("EOMS_SECURE_COOKIES") or "").lower() in ("1", "true", "yes"),
+            "node_modules_dir": env.get("EOMS_NODE_MODULES") or str(PROJECT_ROOT / "node_modules"),
+            "login_max_failures": _int(env, "EOMS_LOGIN_MAX_FAILURES", 5),
         }
         return cls(**values)
 
@@ -60,7 +70,8 @@ class Settings:
 
     def describe(self) -> dict[str, object]:
         """Every setting, secrets masked."""
-        return {f.name: ("***" if f.name.endswith("token") and getattr(self, f.name) else getattr(self, f.name))
+        return {f.name: ("***" if f.name.endswith(("token", "secret_key")) and getattr(self, f.name)
+                         else getattr(self, f.name))
                 for f in fields(self)}
 
 

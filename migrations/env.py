@@ -7,6 +7,7 @@ import os
 from alembic import context
 
 import handlers.models  # noqa: F401 - the handlers' tables belong to the same schema
+import webapp.models  # noqa: F401 - so do the web app's
 from engine.db import make_engine
 from engine.models import metadata
 

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 import handlers.models  # noqa: F401 - the handlers' tables are part of the schema
+import webapp.models  # noqa: F401 - and the web app's
 from engine.attachments.service import AttachmentPolicy
 from engine.core import ProcessEngine
 from engine.db import make_engine, make_session_factory

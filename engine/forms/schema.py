@@ -57,9 +57,9 @@ def schema_problems(schema: Any) -> list[str]:
     if not isinstance(schema, dict) or not isinstance(schema.get("components"), list):
         return ["a form-js schema is a JSON object with a 'components' list"]
     problems = []
-    seen: set[str] = set()
 
-    def walk(components: list[dict[str, Any]], where: str) -> None:
+    def walk(components: list[dict[str, Any]], where: str, seen: set[str]) -> None:
+        """``seen``: keys of the level being read (a list's fields are a level of their own; a group's are not)."""
         for component in components:
             kind = component.get("type")
             if kind not in VALUE_TYPES and kind not in CONTAINERS and kind not in STATIC:
@@ -70,8 +70,8 @@ def schema_problems(schema: Any) -> list[str]:
                 if not key or not str(key).isidentifier() or str(key).startswith("_"):
                     problems.append(f"{where}field key {key!r} must be a name (letters, digits, '_', not starting "
                                     "with '_')")
-                elif where == "" and key in seen:
-                    problems.append(f"field key '{key}' appears twice")
+                elif key in seen:
+                    problems.append(f"{where}field key '{key}' appears twice")
                 seen.add(str(key))
             pattern = (component.get("validate") or {}).get("pattern")
             if pattern:
@@ -79,11 +79,12 @@ def schema_problems(schema: Any) -> list[str]:
                     re_compile(pattern)
                 except ValueError as err:
                     problems.append(f"{where}field '{key}': pattern {pattern!r} is not a regular expression: {err}")
-            if kind in CONTAINERS:
-                inner = f"{where}{key}." if kind == "dynamiclist" else where
-                walk(component.get("components") or [], inner)
+            if kind == "dynamiclist":
+                walk(component.get("components") or [], f"{where}{key}.", set())
+            elif kind == "group":
+                walk(component.get("components") or [], where, seen)
 
-    walk(schema["components"], "")
+    walk(schema["components"], "", set())
     return problems
 
 

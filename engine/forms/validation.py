@@ -3,6 +3,7 @@ types, required fields, options, patterns, lengths, ranges and attachments are a
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -92,7 +93,7 @@ def _validate_level(components: list[dict[str, Any]], data: dict[str, Any], pref
         if _empty(value, field):
             if field.required:
                 problems[path] = Problem("required")
-            elif key in data:
+            else:  # every declared field gets a value, so scripts and conditions may name optional ones
                 cleaned[key] = False if field.type == "checkbox" else ([] if field.type in (
                     "checklist", "taglist", "filepicker", "dynamiclist") else None)
             continue
@@ -171,7 +172,7 @@ def _number(value: Any, field: Field) -> Any:
             value = float(value.strip()) if any(c in value for c in ".eE") else int(value.strip())
         except ValueError:
             return Problem("type_number")
-    if not isinstance(value, int | float):
+    if not isinstance(value, int | float) or not math.isfinite(value):
         return Problem("type_number")
     if field.component.get("decimalDigits") == 0:
         if isinstance(value, float) and not value.is_integer():

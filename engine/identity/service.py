@@ -149,6 +149,13 @@ class IdentityService:
             unit = unit.parent
         return []
 
+    def display_names(self, session: Session, user_ids: Iterable[int | None]) -> dict[int, str]:
+        """Map user ids to display names (for pages)."""
+        ids = {i for i in user_ids if i}
+        if not ids:
+            return {}
+        return dict(session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).tuples().all())
+
     def holders(self, session: Session, post_id: int, org_unit_id: int) -> Sequence[User]:
         """Active users holding the post in exactly this org unit: the people a task is offered to."""
         return session.scalars(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -51,6 +51,16 @@ def enqueue(session: Session, kind: str, payload: dict[str, Any], key: str, *, n
             raise
         return found
     return job
+
+
+def cancel_jobs(session: Session, instance_id: int, now: datetime) -> int:
+    """Cancel the instance's jobs that have not run yet (or whose worker holds them: it finds them cancelled
+    and skips them). Returns how many."""
+    return session.execute(
+        update(Job).where(Job.instance_id == instance_id, Job.status.in_(("pending", "running")))
+        .values(status="cancelled", finished_at=now, updated_at=now, locked_by=None, locked_until=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def reset_job(session: Session, job_id: int, now: datetime) -> Job:

@@ -58,7 +58,9 @@ def parse_and_validate(content: bytes, filename: str, posts: Container[str], han
         process_ids = parser.get_process_ids()
         for pid in process_ids:
             spec = parser.get_spec(pid)
-            parsed.specs[pid] = (spec, parser.get_subprocess_specs(pid))
+            subprocess_specs = parser.get_subprocess_specs(pid)
+            _apply_inner_lanes(tree, subprocess_specs)
+            parsed.specs[pid] = (spec, subprocess_specs)
             parsed.names[pid] = spec.description or pid
     except ValidationException as err:
         issues.append(_from_spiff(err, tree, filename))
@@ -72,6 +74,21 @@ def parse_and_validate(content: bytes, filename: str, posts: Container[str], han
     if issues:
         raise BpmnValidationError(_unique(issues))
     return parsed
+
+
+def _apply_inner_lanes(tree: etree._ElementTree, subprocess_specs: dict[str, BpmnProcessSpec]) -> None:
+    """Give tasks inside an embedded subprocess the lanes its own laneSet declares (SpiffWorkflow gives them
+    all the lane of the subprocess node, so a review inside a per-unit branch would go to the wrong post)."""
+    for name, sub_spec in subprocess_specs.items():
+        found = tree.getroot().xpath("//*[@id=$i]", i=name)
+        if not found:
+            continue
+        lanes = {ref.text.strip(): lane.get("name") for lane in found[0].iterfind("bpmn:laneSet/bpmn:lane", NS)
+                 for ref in lane.iterfind("bpmn:flowNodeRef", NS) if ref.text}
+        for task_spec in sub_spec.task_specs.values():
+            lane = lanes.get(getattr(task_spec, "bpmn_id", None) or "")
+            if lane:
+                task_spec.lane = lane
 
 
 def _from_spiff(err: ValidationException, tree: etree._ElementTree, filename: str) -> ValidationIssue:

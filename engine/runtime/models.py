@@ -37,6 +37,17 @@ class ProcessInstance(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     end_reason: Mapped[str | None] = mapped_column(Text)
     next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # the few business fields people search work orders by, copied from the data when it names them
+    customer: Mapped[str | None] = mapped_column(String(200), index=True)
+    customer_phone: Mapped[str | None] = mapped_column(String(32), index=True)
+
+    def take_search_fields(self, data: dict[str, object]) -> None:
+        """Copy ``customer`` and ``customer_phone`` (or ``contact_phone``) from submitted data."""
+        if isinstance(data.get("customer"), str) and data["customer"].strip():
+            self.customer = data["customer"].strip()[:200]
+        phone = data.get("customer_phone") or data.get("contact_phone")
+        if isinstance(phone, str) and phone.strip():
+            self.customer_phone = phone.strip()[:32]
 
     __mapper_args__ = {"version_id_col": version}
 

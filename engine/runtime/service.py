@@ -23,7 +23,7 @@ from engine.history.service import record
 from engine.identity.access import in_scope, oversees
 from engine.identity.models import OrgUnit, User
 from engine.identity.service import IdentityService
-from engine.jobs.service import reset_job
+from engine.jobs.service import cancel_jobs, reset_job
 from engine.registry import ListenerContext
 from engine.repository.models import ProcessDefinition
 from engine.runtime.executor import (
@@ -34,6 +34,7 @@ from engine.runtime.executor import (
     open_instance,
 )
 from engine.runtime.models import Incident, ProcessInstance
+from engine.spiff.stepping import all_tasks
 from engine.spiff.timers import fire_start_timers
 from engine.tasks.models import HumanTask
 
@@ -102,6 +103,7 @@ class RuntimeService:
             org_unit_id=org.id, status="running", state="{}", serializer_version="", started_at=now,
             started_by_id=actor_id,
         )
+        instance.take_search_fields(data)
         try:
             with session.begin_nested():
                 session.add(instance)
@@ -171,11 +173,47 @@ class RuntimeService:
             instance.end_reason = reason
             record(session, instance.id, "instance_cancelled", actor_id=actor.id, at=op.now,
                    payload={"reason": reason})
+            cancel_jobs(session, instance.id, op.now)  # a queued activation must not configure a cancelled order
             self.ctx.handlers.emit("instance_cancelled", ListenerContext(session, op.now), instance)
             op.save(reason="instance cancelled")
             for incident in self._open_incidents(session, instance.id):
                 incident.status, incident.resolved_at, incident.resolved_by_id = "resolved", op.now, actor.id
         return instance
+
+    def task_data(self, session: Session, row: HumanTask) -> dict[str, Any]:
+        """The current data of an open task (what its form starts from), read from the instance state."""
+        instance = self.get(session, row.instance_id)
+        op = open_instance(self.ctx, session, instance, None)
+        task = op.spiff_task(row.spiff_task_id)
+        return dict(task.data) if task is not None else {}
+
+    def instance_data(self, session: Session, instance: ProcessInstance) -> dict[str, Any]:
+        """The business data as it stands: the final data of a finished instance, else the data of the step
+        that changed last."""
+        op = open_instance(self.ctx, session, instance, None)
+        if op.workflow.data:
+            return dict(op.workflow.data)
+        latest = max(all_tasks(op.workflow), key=lambda t: t.last_state_change, default=None)
+        return dict(latest.data) if latest is not None else {}
+
+    def task_form(self, session: Session, row: HumanTask) -> dict[str, Any] | None:
+        """The form-js schema pinned for the task's step in its process version, if the step has a form."""
+        if not row.form_key:
+            return None
+        instance = self.get(session, row.instance_id)
+        definition = load_definition(self.ctx, session, instance.definition_id)
+        form_id = definition.forms.get(row.form_key)
+        return self.forms.schema(session, form_id) if form_id else None
+
+    def start_form(self, session: Session, process_key: str) -> tuple[str, dict[str, Any]] | None:
+        """The start form (key, schema) of the newest version of a process, if it has one."""
+        row = session.scalar(select(ProcessDefinition).where(ProcessDefinition.key == process_key)
+                             .order_by(ProcessDefinition.version.desc()).limit(1))
+        if row is None:
+            raise NotFound(f"process '{process_key}' is not deployed")
+        definition = load_definition(self.ctx, session, row.id)
+        key = definition.start_form
+        return (key, self.forms.schema(session, definition.forms[key])) if key else None
 
     def correlate(self, session: Session, instance_id: int, message: str, payload: dict[str, Any],
                   *, actor_id: int | None = None) -> ProcessInstance:

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -55,10 +56,39 @@ def sync_human_tasks(
         row = _new_row(session, instance, definition, task, now, deadlines, problems)
         session.add(row)
         session.flush()
-        record(session, instance.id, "task_created", human_task_id=row.id, node_id=row.node_id,
-               payload={"post": row.lane, "due_at": row.due_at.isoformat() if row.due_at else None}, at=now)
+        payload = {"post": row.lane, "due_at": row.due_at.isoformat() if row.due_at else None}
+        if is_rework(task):
+            payload["rework"] = True
+        record(session, instance.id, "task_created", human_task_id=row.id, node_id=row.node_id, payload=payload,
+               at=now)
         created.append(row)
     return created, problems
+
+
+def _done_before(task: Task) -> bool:
+    """The same step was already done earlier on this task's own path (parallel branches are not on it)."""
+    node = task.parent
+    while node is not None:
+        if node.task_spec is task.task_spec and node.state == TaskState.COMPLETED:
+            return True
+        node = node.parent
+    return False
+
+
+def _previous_step(task: Task) -> Task | None:
+    node = task.parent
+    while node is not None and not (node.task_spec.manual and node.state == TaskState.COMPLETED):
+        node = node.parent
+    return node
+
+
+def is_rework(task: Task) -> bool:
+    """True for the step a 驳回 sends the work back to: done before on this path, while the step before it was
+    not a repeat itself (so one rejection counts once, not once per step it makes people redo)."""
+    if not _done_before(task):
+        return False
+    previous = _previous_step(task)
+    return previous is None or not _done_before(previous)
 
 
 def _new_row(session: Session, instance: ProcessInstance, definition: LoadedDefinition, task: Task,

@@ -16,6 +16,7 @@ from engine.tasks.models import HumanTask
 
 T = TypeVar("T")
 SCOPES = ("inbox", "mine", "offered", "done", "org")
+SORTS = ("due", "created", "business_key", "completed")
 MAX_PAGE_SIZE = 200
 
 
@@ -39,6 +40,8 @@ class TaskFilter:
     business_key: str | None = None
     node_id: str | None = None
     overdue_at: datetime | None = None  # only tasks due before this instant
+    warn_by: datetime | None = None  # only tasks whose warning time (or deadline) is at or before this instant
+    text: str | None = None  # business key or step name contains this
 
 
 def scope_condition(user: User, scope: str):  # type: ignore[no-untyped-def]
@@ -73,11 +76,13 @@ def scope_condition(user: User, scope: str):  # type: ignore[no-untyped-def]
 
 
 def query_tasks(session: Session, user: User, *, scope: str = "inbox", filters: TaskFilter | None = None,
-                page: int = 1, page_size: int = 50) -> Page[HumanTask]:
-    """A page of the user's tasks in ``scope``; open work sorted by due time (no limit last), done work newest
-    first."""
+                page: int = 1, page_size: int = 50, sort: str | None = None) -> Page[HumanTask]:
+    """A page of the user's tasks in ``scope``; by default open work sorted by due time (no limit last) and
+    done work newest first; ``sort`` may pick created, business_key or completed instead."""
     if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
         raise InvalidInput(f"page must be ≥ 1 and page size 1-{MAX_PAGE_SIZE}", {"page": "out of range"})
+    if sort is not None and sort not in SORTS:
+        raise InvalidInput(f"sort '{sort}' is not one of {', '.join(SORTS)}", {"sort": "unknown"})
     query: Select[tuple[HumanTask]] = select(HumanTask).where(scope_condition(user, scope))
     f = filters or TaskFilter()
     if f.process_key:
@@ -88,9 +93,19 @@ def query_tasks(session: Session, user: User, *, scope: str = "inbox", filters: 
         query = query.where(HumanTask.node_id == f.node_id)
     if f.overdue_at:
         query = query.where(HumanTask.due_at < f.overdue_at)
+    if f.warn_by:
+        query = query.where(or_(HumanTask.warn_at <= f.warn_by, HumanTask.due_at <= f.warn_by))
+    if f.text:
+        like = f"%{f.text.strip()}%"
+        query = query.where(or_(HumanTask.business_key.like(like), HumanTask.node_name.like(like)))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    if scope == "done":
+    sort = sort or ("completed" if scope == "done" else "due")
+    if sort == "completed":
         query = query.order_by(HumanTask.completed_at.desc(), HumanTask.id.desc())
+    elif sort == "created":
+        query = query.order_by(HumanTask.created_at.desc(), HumanTask.id.desc())
+    elif sort == "business_key":
+        query = query.order_by(HumanTask.business_key, HumanTask.id)
     else:
         query = query.order_by(HumanTask.due_at.asc().nulls_last(), HumanTask.created_at, HumanTask.id)
     items = session.scalars(query.offset((page - 1) * page_size).limit(page_size)).all()

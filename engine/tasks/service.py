@@ -45,8 +45,8 @@ class TaskService(HandoverActions, TimingActions):
         self.attachments = attachments
 
     def query(self, session: Session, user: User, *, scope: str = "inbox", filters: TaskFilter | None = None,
-              page: int = 1, page_size: int = 50) -> Page[HumanTask]:
-        return query_tasks(session, user, scope=scope, filters=filters, page=page, page_size=page_size)
+              page: int = 1, page_size: int = 50, sort: str | None = None) -> Page[HumanTask]:
+        return query_tasks(session, user, scope=scope, filters=filters, page=page, page_size=page_size, sort=sort)
 
     def get(self, session: Session, task_id: int, user: User) -> HumanTask:
         """The task if the user may see it; otherwise :class:`NotFound` (no hint that it exists)."""
@@ -96,6 +96,7 @@ class TaskService(HandoverActions, TimingActions):
                 data = self.forms.validate(session, row.form_key, form_id, data,
                                            self._attachment_check(session, row))
             task.set_data(**data)
+            instance.take_search_fields(data)
             row.status, row.completed_at, row.completed_by_id = "completed", op.now, user.id
             row.assignee_id = row.assignee_id or user.id
             row.data = data

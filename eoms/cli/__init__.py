@@ -12,6 +12,7 @@ from eoms.cli.bench import register_bench_commands
 from eoms.cli.common import cli
 from eoms.cli.process import register_process_commands
 from eoms.cli.resources import register_resource_commands
+from eoms.cli.serve import register_serve_commands
 from eoms.cli.time import register_time_commands
 
 register_admin_commands(cli)
@@ -19,6 +20,7 @@ register_process_commands(cli)
 register_bench_commands(cli)
 register_time_commands(cli)
 register_resource_commands(cli)
+register_serve_commands(cli)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,22 +6,17 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.attachments.service import AttachmentPolicy
 from engine.core import ProcessEngine
 from engine.db import make_engine, make_session_factory
-from engine.jobs.service import JobPolicy
-from engine.sla.calendar import parse_windows
 from eoms.settings import Settings
-from handlers import build_registry
-from handlers.network import SimulatedNetworkManager
+from eoms.wiring import build_engine
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -59,22 +54,6 @@ class App:
         """One operation, one transaction: committed on success, rolled back on any error."""
         with self.sessions.begin() as session:
             yield session
-
-
-def build_engine(settings: Settings) -> ProcessEngine:
-    """The process engine as the settings describe it (handlers, SMS backend, work windows, job lease)."""
-    windows = parse_windows(settings.work_windows)
-    registry = build_registry(
-        sms_backend=settings.sms_backend, sms_http_url=settings.sms_http_url, sms_http_token=settings.sms_http_token,
-        crm_webhook_url=settings.crm_webhook_url, crm_webhook_token=settings.crm_webhook_token,
-        network_manager=SimulatedNetworkManager(failure_rate=settings.network_sim_failure_rate),
-        network_max_attempts=settings.network_max_attempts, work_windows=windows, plugins=settings.plugins,
-    )
-    return ProcessEngine(
-        registry, work_windows=windows,
-        job_policy=JobPolicy(lease=timedelta(seconds=settings.job_lease_seconds)),
-        attachments=AttachmentPolicy(Path(settings.storage_dir), max_bytes=settings.max_upload_mb * 1024 * 1024),
-    )
 
 
 @click.group()

@@ -39,18 +39,19 @@ def register(registry: HandlerRegistry, sla: SlaService) -> None:
         session = ctx.session
         session.flush()
         steps = session.scalars(select(KpiStep).where(KpiStep.instance_id == instance.id)).all()
-        counts = dict(session.execute(
-            select(HistoryEvent.event_type, func.count()).where(
-                HistoryEvent.instance_id == instance.id,
-                HistoryEvent.event_type.in_(("task_returned", "task_transferred")))
-            .group_by(HistoryEvent.event_type)).tuples().all())
+        events = session.scalars(select(HistoryEvent).where(
+            HistoryEvent.instance_id == instance.id,
+            HistoryEvent.event_type.in_(("task_returned", "task_transferred", "task_created")))).all()
+        returns = sum(1 for e in events if e.event_type == "task_returned" or
+                      (e.event_type == "task_created" and (e.payload or {}).get("rework")))
+        transfers = sum(1 for e in events if e.event_type == "task_transferred")
         ended = instance.ended_at or ctx.now
         overdue = sum(1 for s in steps if s.on_time is False)
         session.add(KpiOrder(
             instance_id=instance.id, process_key=instance.process_key, business_key=instance.business_key,
             org_unit_id=instance.org_unit_id, started_at=instance.started_at, ended_at=ended,
             duration_seconds=int((ended - instance.started_at).total_seconds()), steps=len(steps),
-            returns=counts.get("task_returned", 0), transfers=counts.get("task_transferred", 0),
+            returns=returns, transfers=transfers,
             overdue_steps=overdue, on_time=overdue == 0,
         ))
 

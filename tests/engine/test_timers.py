@@ -283,11 +283,12 @@ def test_non_interrupting_boundary_timer_adds_a_task_and_its_sms_is_sent(pe, db,
         (job,) = s.scalars(select(Job).where(Job.instance_id == iid)).all()
         assert (job.kind, job.status, job.attempts) == ("sms.send", "done", 1)
         messages = s.scalars(select(SmsMessage).where(SmsMessage.instance_id == iid).order_by(SmsMessage.id)).all()
-        alice, anna = user(s, pe, "alice").id, user(s, pe, "anna").id
+        alice, anna, gz_dispatcher = (user(s, pe, name).id for name in ("alice", "anna", "gz_dispatcher"))
     text = "【EOMS】预警：工单WO-1的“处理”环节将于今天到期，请尽快处理。"
     assert [(m.user_id, m.phone, m.status, m.template, m.backend, m.text) for m in messages] == [
         (alice, "13800000001", "stored", "warning", "outbox", text),
         (anna, "", "no_phone", "warning", "outbox", text),
+        (gz_dispatcher, "13800000010", "stored", "warning", "outbox", text),  # the flows' dispatcher in GZ
     ]
     assert quiet(worker.tick())
 

@@ -1,0 +1,143 @@
+"""Login, logout, the login rate limit and the idle logout (enforced on the server)."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, request, session, url_for
+from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from engine.db import utcnow
+from engine.identity.models import User
+from webapp import db
+from webapp.auth.models import LoginAttempt
+from webapp.i18n import gettext, lazy_gettext
+
+bp = Blueprint("auth", __name__, url_prefix="/auth", template_folder="templates")
+WINDOW = timedelta(minutes=15)
+ADDR_LIMIT_FACTOR = 4
+OPEN_ENDPOINTS = {"auth.login", "auth.logout", "static", "vendor.asset", "set_language"}
+
+
+class Account(UserMixin):
+    """The logged-in person for Flask-Login; ``row`` is the user loaded in the request's session."""
+
+    def __init__(self, row: User):
+        self.row = row
+        self.id = str(row.id)
+
+
+class LoginForm(FlaskForm):
+    username = StringField(lazy_gettext("用户名"), validators=[DataRequired(), Length(max=64)])
+    password = PasswordField(lazy_gettext("密码"), validators=[DataRequired(), Length(max=200)])
+
+
+def me() -> User:
+    """The current user's row (views behind ``login_required`` only)."""
+    return current_user.row  # type: ignore[no-any-return]
+
+
+def init_app(app: Flask) -> None:
+    manager = LoginManager(app)
+    manager.login_view = "auth.login"
+    manager.login_message = lazy_gettext("请先登录。")
+
+    @manager.user_loader
+    def load(user_id: str) -> Account | None:
+        row = db.session().get(User, int(user_id)) if user_id.isdigit() else None
+        return Account(row) if row is not None and row.is_active else None
+
+    @app.before_request
+    def idle_logout() -> Response | None:
+        """Log out after EOMS_IDLE_LOGOUT_SECONDS without a request the user made (the countdown's polling
+        does not count); the page's countdown warns first and offers to stay."""
+        if request.endpoint in OPEN_ENDPOINTS or not current_user.is_authenticated:
+            return None
+        limit = app.config["EOMS_IDLE_LOGOUT_SECONDS"]
+        last = session.get("last_active", 0)
+        now = time.time()
+        if limit > 0 and last and now - last > limit:
+            logout_user()
+            session.clear()
+            flash(gettext("由于长时间未操作，您已自动退出，请重新登录。"), "warning")
+            target = url_for("auth.login", next=request.path if request.method == "GET" else None)
+            if request.headers.get("HX-Request"):
+                response = Response(status=204)
+                response.headers["HX-Redirect"] = target
+                return response
+            return redirect(target)
+        if request.endpoint != "auth.idle_status":
+            session["last_active"] = now
+        return None
+
+    @app.context_processor
+    def inject_idle() -> dict[str, Any]:
+        return {"idle_seconds": app.config["EOMS_IDLE_LOGOUT_SECONDS"]}
+
+
+def _too_many(username: str, addr: str) -> bool:
+    s = db.session()
+    since = utcnow() - WINDOW
+    limit = db.settings().login_max_failures
+    by_user = s.scalar(select(func.count()).select_from(LoginAttempt).where(
+        LoginAttempt.username == username, LoginAttempt.success.is_(False), LoginAttempt.at >= since)) or 0
+    by_addr = s.scalar(select(func.count()).select_from(LoginAttempt).where(
+        LoginAttempt.remote_addr == addr, LoginAttempt.success.is_(False), LoginAttempt.at >= since)) or 0
+    return by_user >= limit or by_addr >= limit * ADDR_LIMIT_FACTOR
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response | str | tuple[str, int]:
+    form = LoginForm()
+    if request.method == "POST" and form.validate_on_submit():
+        username = form.username.data.strip()
+        addr = request.remote_addr or "-"
+        s = db.session()
+        if _too_many(username, addr):
+            return render_template("auth/login.html", form=form, error=gettext(
+                "登录失败次数过多，请 %(n)s 分钟后再试。", n=int(WINDOW.total_seconds() // 60))), 429
+        row = db.engine().identity.authenticate(s, username, form.password.data)
+        s.add(LoginAttempt(username=username[:64], remote_addr=addr[:64], success=row is not None))
+        s.commit()
+        if row is None:
+            return render_template("auth/login.html", form=form, error=gettext("用户名或密码错误。")), 401
+        session.clear()
+        login_user(Account(row))
+        session["last_active"] = time.time()
+        target = request.args.get("next") or ""
+        return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("portal.home"))
+    return render_template("auth/login.html", form=form, error=None)
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout() -> Response:
+    if request.args.get("reason") == "idle":
+        flash(gettext("由于长时间未操作，您已自动退出，请重新登录。"), "warning")
+    logout_user()
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/keepalive")
+@login_required
+def keepalive() -> Response:
+    """The countdown's "stay signed in": like any request the user makes, it resets the idle clock."""
+    return jsonify({"ok": True})
+
+
+@bp.get("/idle")
+@login_required
+def idle_status() -> Response:
+    """Seconds left before the idle logout (asking does not count as activity)."""
+    limit = current_app.config["EOMS_IDLE_LOGOUT_SECONDS"]
+    return jsonify({"left": max(0, int(limit - (time.time() - session.get("last_active", time.time()))))})

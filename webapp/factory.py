@@ -1,0 +1,84 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.wrappers import Response
+
+from engine.core import ProcessEngine
+from engine.db import make_engine, make_session_factory
+from eoms.settings import Settings
+from eoms.wiring import build_engine
+from webapp import auth, i18n, orders, portal, tasks, vendor
+from webapp.security import apply_security_headers, secret_key
+
+
+def create_app(settings: Settings | None = None, engine: ProcessEngine | None = None,
+               config: dict[str, Any] | None = None) -> Flask:
+    """Build the app for ``settings`` (default: the ``EOMS_*`` environment)."""
+    settings = settings or Settings.from_env()
+    settings.ensure_dirs()
+    app = Flask(__name__, static_folder="static", template_folder="templates")
+    app.config.update(
+        SECRET_KEY=secret_key(settings),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        MAX_CONTENT_LENGTH=(settings.max_upload_mb + 2) * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,
+        EOMS_IDLE_LOGOUT_SECONDS=settings.idle_logout_seconds,
+        EOMS_NODE_MODULES=str(Path(settings.node_modules_dir)),
+    )
+    app.config.update(config or {})
+    engine = engine or build_engine(settings)
+    db = make_engine(settings.database_url)
+    app.extensions["eoms"] = {"engine": engine, "sessions": make_session_factory(db), "settings": settings}
+    CSRFProtect(app)
+    i18n.init_app(app)
+    auth.init_app(app)
+    for blueprint in (auth.bp, portal.bp, tasks.bp, orders.bp, vendor.bp):
+        app.register_blueprint(blueprint)
+    app.after_request(apply_security_headers)
+    app.teardown_appcontext(_close_session)
+    _error_pages(app)
+
+    @app.get("/")
+    def index() -> Response:
+        return redirect(url_for("portal.home"))
+
+    return app
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session = g.pop("db", None)
+    if session is not None:
+        session.close()
+
+
+def _error_pages(app: Flask) -> None:
+    @app.errorhandler(404)
+    def not_found(_err: Exception) -> tuple[str, int]:
+        return render_template("error.html", code=404, message=i18n.gettext("页面或记录不存在，或您无权查看。")), 404
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(err: CSRFError) -> tuple[str, int]:
+        return render_template("error.html", code=400,
+                               message=i18n.gettext("表单已过期或来源无效，请刷新页面后重试。")), 400
+
+    @app.errorhandler(413)
+    def too_large(_err: Exception) -> tuple[str, int]:
+        return render_template("error.html", code=413, message=i18n.gettext("上传的文件太大。")), 413
+
+    @app.errorhandler(500)
+    def server_error(_err: Exception) -> tuple[str, int]:
+        return render_template("error.html", code=500, message=i18n.gettext("系统内部错误，请稍后再试。")), 500
+
+    @app.before_request
+    def _remember_path() -> None:
+        g.path = request.path

@@ -1,0 +1,168 @@
+"""The task page: the work order's key facts, the step's form, attachments, the history, and the actions
+this step allows (complete, claim, transfer, return, suspend/resume, annotate, urge, extension)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+from werkzeug.wrappers import Response
+
+from engine.errors import EomsError, InvalidInput, NotFound
+from engine.forms.validation import FormInvalid
+from engine.identity.access import oversees
+from engine.tasks.access import is_offered_to
+from engine.tasks.models import HumanTask
+from webapp import db
+from webapp.auth import me
+from webapp.formdata import file_fields, parse_form
+from webapp.i18n import current_language, gettext
+from webapp.messages import explain
+from webapp.orders.views_data import instance_view
+
+bp = Blueprint("tasks", __name__, url_prefix="/tasks", template_folder="templates")
+
+
+def _row(task_id: int) -> HumanTask:
+    try:
+        return db.engine().tasks.get(db.session(), task_id, me())
+    except NotFound:
+        abort(404)
+
+
+@bp.get("/<int:task_id>")
+@login_required
+def show(task_id: int, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
+         status: int = 200) -> tuple[str, int]:
+    s, pe, user = db.session(), db.engine(), me()
+    row = _row(task_id)
+    view = instance_view(s, row.instance_id)
+    schema = pe.runtime.task_form(s, row) if row.form_key else None
+    if values is None:
+        values = row.data if row.status != "ready" else pe.runtime.task_data(s, row)
+    return render_template(
+        "tasks/show.html", task=row, view=view, schema=schema, values=values or {}, errors=errors or {},
+        now=pe.ctx.clock(), offered=is_offered_to(user, row), supervisor=oversees(s, user, row.org_unit_id),
+        user=user, can_act=row.status == "ready" and (is_offered_to(user, row) or oversees(s, user, row.org_unit_id)),
+    ), status
+
+
+@bp.post("/<int:task_id>/complete")
+@login_required
+def complete(task_id: int) -> Response | tuple[str, int]:
+    s, pe, user = db.session(), db.engine(), me()
+    row = _row(task_id)
+    schema = pe.runtime.task_form(s, row) if row.form_key else None
+    components = (schema or {}).get("components") or []
+    data = parse_form(components, request.form)
+    try:
+        for key in file_fields(components):  # new uploads first, kept even if the form is sent back
+            for upload in request.files.getlist(f"{key}__upload"):
+                if upload and upload.filename:
+                    attachment = pe.tasks.upload(s, task_id, user, filename=upload.filename, data=upload.read())
+                    data.setdefault(key, []).append(str(attachment.id))
+        s.commit()
+    except EomsError as err:
+        s.rollback()
+        message = explain(err) if not isinstance(err, InvalidInput) else f"{gettext('附件未能上传')}：{err}"
+        flash(message, "error")
+        return show(task_id, values=data)
+    try:
+        created = pe.tasks.complete(s, task_id, user, data)
+        s.commit()
+    except FormInvalid as err:
+        s.rollback()
+        flash(gettext("表单有误，请按提示修改后再提交。"), "error")
+        return show(task_id, values=data, errors=err.localized(current_language()), status=422)
+    except EomsError as err:
+        s.rollback()
+        flash(explain(err), "error")
+        return redirect(url_for("tasks.show", task_id=task_id))
+    names = "、".join(f"{t.node_name}" for t in created)
+    done = gettext("已提交：%(step)s。", step=row.node_name)
+    flash(done + (gettext("下一环节：%(next)s。", next=names) if names else ""), "info")
+    return redirect(url_for("portal.home"))
+
+
+def _act(task_id: int, action: str, **kwargs: Any) -> Response:
+    s, pe, user = db.session(), db.engine(), me()
+    try:
+        result = getattr(pe.tasks, action)(s, task_id, user, **kwargs)
+        s.commit()
+    except EomsError as err:
+        s.rollback()
+        flash(explain(err) + (f" {err}" if isinstance(err, InvalidInput) and current_language() == "zh_CN" else ""),
+              "error")
+        return redirect(url_for("tasks.show", task_id=task_id))
+    flash(ACTION_DONE[action](), "info")
+    if action == "return_to_previous" and isinstance(result, HumanTask):
+        return redirect(url_for("portal.home"))
+    return redirect(url_for("tasks.show", task_id=task_id) if action not in ("transfer",) else url_for("portal.home"))
+
+
+ACTION_DONE = {
+    "claim": lambda: gettext("已签收。"), "unclaim": lambda: gettext("已退回岗位待签收。"),
+    "transfer": lambda: gettext("已转派。"), "return_to_previous": lambda: gettext("已退回上一环节。"),
+    "suspend": lambda: gettext("已挂起，时限暂停计算。"), "resume": lambda: gettext("已恢复，时限顺延。"),
+    "annotate": lambda: gettext("批注已添加。"), "urge": lambda: gettext("已催办，短信已发出。"),
+    "request_extension": lambda: gettext("延期申请已提交主管。"), "grant_extension": lambda: gettext("时限已延长。"),
+}
+
+
+@bp.post("/<int:task_id>/claim")
+@login_required
+def claim(task_id: int) -> Response:
+    return _act(task_id, "claim")
+
+
+@bp.post("/<int:task_id>/unclaim")
+@login_required
+def unclaim(task_id: int) -> Response:
+    return _act(task_id, "unclaim")
+
+
+@bp.post("/<int:task_id>/transfer")
+@login_required
+def transfer(task_id: int) -> Response:
+    target = request.form.get("target", "")
+    kind, _, value = target.partition(":")
+    return _act(task_id, "transfer", reason=request.form.get("reason", ""),
+                to_user=value if kind == "user" else None, to_post=value if kind == "post" else None)
+
+
+@bp.post("/<int:task_id>/return")
+@login_required
+def return_task(task_id: int) -> Response:
+    return _act(task_id, "return_to_previous", reason=request.form.get("reason", ""))
+
+
+@bp.post("/<int:task_id>/suspend")
+@login_required
+def suspend(task_id: int) -> Response:
+    return _act(task_id, "suspend", reason=request.form.get("reason", ""))
+
+
+@bp.post("/<int:task_id>/resume")
+@login_required
+def resume(task_id: int) -> Response:
+    return _act(task_id, "resume", reason=request.form.get("reason", ""))
+
+
+@bp.post("/<int:task_id>/annotate")
+@login_required
+def annotate(task_id: int) -> Response:
+    return _act(task_id, "annotate", text=request.form.get("text", ""))
+
+
+@bp.post("/<int:task_id>/urge")
+@login_required
+def urge(task_id: int) -> Response:
+    return _act(task_id, "urge", note=request.form.get("note", ""))
+
+
+@bp.post("/<int:task_id>/extension")
+@login_required
+def extension(task_id: int) -> Response:
+    action = "grant_extension" if request.form.get("grant") else "request_extension"
+    return _act(task_id, action, by=request.form.get("by", ""), reason=request.form.get("reason", ""))
