@@ -84,15 +84,24 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # writers take the write lock up front and wait their turn (busy timeout), so a write never fails
+            # on a snapshot that went stale while the transaction was reading
+            immediate = conn.get_execution_options().get("sqlite_immediate")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     return create_engine(url, echo=echo, json_serializer=_json_dumps, pool_pre_ping=True)
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """A session factory whose sessions keep loaded objects usable after commit."""
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, *, writer: bool = False) -> sessionmaker[Session]:
+    """A session factory whose sessions keep loaded objects usable after commit.
+
+    ``writer``: sessions that will change data. On SQLite they begin with ``BEGIN IMMEDIATE`` — one writer at
+    a time, in turn — instead of failing when another connection (the worker beside the web app) wrote
+    between their first read and their first write. On PostgreSQL nothing changes.
+    """
+    bind = engine.execution_options(sqlite_immediate=True) if writer and engine.dialect.name == "sqlite" else engine
+    return sessionmaker(bind=bind, expire_on_commit=False)
 
 
 def is_write_conflict(err: BaseException) -> bool:

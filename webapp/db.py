@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, g
+from flask import current_app, g, request
 from sqlalchemy.orm import Session
 
 from engine.core import ProcessEngine
@@ -24,7 +24,10 @@ def settings() -> Settings:
 
 
 def session() -> Session:
-    """The request's session. Views commit after a change and roll back on an error."""
+    """The request's session. Views commit after a change and roll back on an error. Requests that may
+    change data (anything but GET/HEAD) get a writer session: on SQLite they wait for the write lock at the
+    start rather than fail halfway because the worker wrote meanwhile."""
     if "db" not in g:
-        g.db = eoms()["sessions"]()
+        kind = "sessions" if request.method in ("GET", "HEAD", "OPTIONS") else "writer_sessions"
+        g.db = eoms()[kind]()
     return g.db

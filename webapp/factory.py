@@ -38,7 +38,8 @@ def create_app(settings: Settings | None = None, engine: ProcessEngine | None = 
     app.config.update(config or {})
     engine = engine or build_engine(settings)
     db = make_engine(settings.database_url)
-    app.extensions["eoms"] = {"engine": engine, "sessions": make_session_factory(db), "settings": settings}
+    app.extensions["eoms"] = {"engine": engine, "settings": settings, "sessions": make_session_factory(db),
+                              "writer_sessions": make_session_factory(db, writer=True)}
     CSRFProtect(app)
     i18n.init_app(app)
     auth.init_app(app)

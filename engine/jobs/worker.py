@@ -25,6 +25,7 @@ from engine.sla.scanner import scan_deadlines
 
 log = logging.getLogger("eoms.worker")
 MAINTENANCE_EVERY = timedelta(hours=1)
+HEARTBEAT_EVERY = timedelta(seconds=5)
 
 
 @dataclass
@@ -50,6 +51,8 @@ class Worker:
         self.started_at = pe.ctx.clock()
         self.totals = TickReport()
         self._maintained_at: datetime | None = None
+        self._beat_at: datetime | None = None
+        self._pending_ticks = 0
 
     def _postgres(self, session: Session) -> bool:
         return session.get_bind().dialect.name == "postgresql"
@@ -151,6 +154,12 @@ class Worker:
 
     # -- heartbeat ---------------------------------------------------------------------------------------
     def _heartbeat(self, report: TickReport, *, error: str | None = None, stopped: bool = False) -> None:
+        now = self.pe.ctx.clock()
+        quiet = not report.busy() and not error and not stopped
+        if quiet and self._beat_at is not None and now - self._beat_at < HEARTBEAT_EVERY:
+            self._pending_ticks += 1  # an idle tick is counted with the next heartbeat, not written alone
+            return
+        self._beat_at = now
         try:
             with self.sessions.begin() as s:
                 now = self.pe.ctx.clock()
@@ -164,7 +173,8 @@ class Worker:
                 if error:
                     beat.last_error = error[:2000]
                     return
-                beat.ticks += 1
+                beat.ticks += 1 + self._pending_ticks
+                self._pending_ticks = 0
                 beat.timers_fired += report.timers_fired
                 beat.jobs_done += report.jobs_done
                 beat.stopped_at = now if stopped else None

@@ -46,7 +46,7 @@ class App:
     @property
     def sessions(self) -> sessionmaker[Session]:
         if self._sessions is None:
-            self._sessions = make_session_factory(self.db)
+            self._sessions = make_session_factory(self.db, writer=True)
         return self._sessions
 
     @contextmanager

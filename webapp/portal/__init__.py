@@ -39,15 +39,18 @@ def home() -> str:
     tips = pe.tasks.query(s, user, scope="inbox", filters=TaskFilter(warn_by=now), page=1, page_size=20)
     week = pe.tasks.query(s, user, scope="inbox", filters=TaskFilter(overdue_at=now + timedelta(days=7)), page=1,
                           page_size=20)
+    org = pe.tasks.query(s, user, scope="org", page=_int("org_page"), page_size=PAGE_SIZE) \
+        if user.role in ("supervisor", "admin") else None
     entries = service.schedule(s, user, now - timedelta(hours=12))
     agenda = sorted([(t.due_at, "task", t) for t in week.items if t.due_at] +
                     [(e.starts_at, "entry", e) for e in entries], key=lambda item: item[0])
     names = pe.identity.display_names(s, [t.assignee_id for t in todo.items] +
+                                      [t.assignee_id for t in (org.items if org else [])] +
                                       [a.author_id for a in service.announcements(s)])
     panels = service.layout(s, user)
     return render_template(
         "portal/home.html", panels=panels, hidden=[p for p, visible in panels if not visible], todo=todo,
-        todo_sort=todo_sort, done=done,
+        todo_sort=todo_sort, done=done, org=org,
         done_q=done_q, tips=tips.items, agenda=agenda, notes=service.notes(s, user),
         announcements=service.announcements(s), names=names, now=now, user=user,
     )

@@ -12,21 +12,27 @@ from engine.errors import InvalidInput, NotAllowed, NotFound
 from engine.identity.models import User
 from webapp.portal.models import Announcement, Note, ScheduleEntry, UserPreference
 
-PANELS = ("todo", "tips", "done", "announcements", "schedule", "notes", "profile")
+PANELS = ("todo", "tips", "org", "done", "announcements", "schedule", "notes", "profile")
 LAYOUT_KEY = "portal.panels"
+
+
+def panels_for(user: User) -> tuple[str, ...]:
+    """The panels a user has: 本单位在办 (org) is for supervisors and administrators."""
+    return PANELS if user.role in ("supervisor", "admin") else tuple(p for p in PANELS if p != "org")
 
 
 def layout(session: Session, user: User) -> list[tuple[str, bool]]:
     """The user's panels in order with their visibility; panels added later appear at the end."""
+    allowed = panels_for(user)
     pref = session.get(UserPreference, (user.id, LAYOUT_KEY))
-    stored = [(p, bool(v)) for p, v in (pref.value if pref else []) if p in PANELS]
+    stored = [(p, bool(v)) for p, v in (pref.value if pref else []) if p in allowed]
     known = {p for p, _ in stored}
-    return stored + [(p, True) for p in PANELS if p not in known]
+    return stored + [(p, True) for p in allowed if p not in known]
 
 
 def change_layout(session: Session, user: User, panel: str, action: str) -> None:
     """Move a panel up or down, hide or show it."""
-    if panel not in PANELS or action not in ("up", "down", "hide", "show"):
+    if panel not in panels_for(user) or action not in ("up", "down", "hide", "show"):
         raise InvalidInput(f"cannot {action} panel {panel}", {"panel": "unknown"})
     panels = layout(session, user)
     i = next(i for i, (p, _) in enumerate(panels) if p == panel)

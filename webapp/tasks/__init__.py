@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 from engine.errors import EomsError, InvalidInput, NotFound
 from engine.forms.validation import FormInvalid
 from engine.identity.access import oversees
+from engine.identity.models import Post
 from engine.tasks.access import is_offered_to
 from engine.tasks.models import HumanTask
 from webapp import db
@@ -44,7 +45,7 @@ def show(task_id: int, values: dict[str, Any] | None = None, errors: dict[str, s
     return render_template(
         "tasks/show.html", task=row, view=view, schema=schema, values=values or {}, errors=errors or {},
         now=pe.ctx.clock(), offered=is_offered_to(user, row), supervisor=oversees(s, user, row.org_unit_id),
-        user=user, can_act=row.status == "ready" and (is_offered_to(user, row) or oversees(s, user, row.org_unit_id)),
+        user=user, post_name=s.get(Post, row.post_id).name if row.post_id else None, can_act=row.status == "ready" and (is_offered_to(user, row) or oversees(s, user, row.org_unit_id)),
     ), status
 
 
