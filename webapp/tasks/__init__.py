@@ -42,10 +42,12 @@ def show(task_id: int, values: dict[str, Any] | None = None, errors: dict[str, s
     schema = pe.runtime.task_form(s, row) if row.form_key else None
     if values is None:
         values = row.data if row.status != "ready" else pe.runtime.task_data(s, row)
+    offered, supervisor = is_offered_to(user, row), oversees(s, user, row.org_unit_id)
+    post = s.get(Post, row.post_id) if row.post_id else None
     return render_template(
         "tasks/show.html", task=row, view=view, schema=schema, values=values or {}, errors=errors or {},
-        now=pe.ctx.clock(), offered=is_offered_to(user, row), supervisor=oversees(s, user, row.org_unit_id),
-        user=user, post_name=s.get(Post, row.post_id).name if row.post_id else None, can_act=row.status == "ready" and (is_offered_to(user, row) or oversees(s, user, row.org_unit_id)),
+        now=pe.ctx.clock(), offered=offered, supervisor=supervisor, user=user,
+        post_name=post.name if post else None, can_act=row.status == "ready" and (offered or supervisor),
     ), status
 
 
