@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, redirect, render_template, request, url_for
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.wrappers import Response
 
@@ -14,7 +15,7 @@ from engine.core import ProcessEngine
 from engine.db import make_engine, make_session_factory
 from eoms.settings import Settings
 from eoms.wiring import build_engine
-from webapp import auth, i18n, orders, portal, tasks, vendor
+from webapp import auth, i18n, orders, portal, stats, supervisor, tasks, vendor
 from webapp.security import apply_security_headers, secret_key
 
 
@@ -43,7 +44,7 @@ def create_app(settings: Settings | None = None, engine: ProcessEngine | None = 
     CSRFProtect(app)
     i18n.init_app(app)
     auth.init_app(app)
-    for blueprint in (auth.bp, portal.bp, tasks.bp, orders.bp, vendor.bp):
+    for blueprint in (auth.bp, portal.bp, tasks.bp, orders.bp, supervisor.bp, stats.bp, vendor.bp):
         app.register_blueprint(blueprint)
     app.after_request(apply_security_headers)
     app.teardown_appcontext(_close_session)
@@ -51,6 +52,9 @@ def create_app(settings: Settings | None = None, engine: ProcessEngine | None = 
 
     @app.get("/")
     def index() -> Response:
+        """Supervisors land on their dashboard, everybody else on the personal portal."""
+        if current_user.is_authenticated and current_user.row.role in ("supervisor", "admin"):
+            return redirect(url_for("supervisor.dashboard"))
         return redirect(url_for("portal.home"))
 
     return app

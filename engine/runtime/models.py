@@ -19,6 +19,8 @@ class ProcessInstance(Base):
     __table_args__ = (
         Index("ix_process_instance_status_started", "status", "started_at"),
         Index("ix_process_instance_key_status", "process_key", "status"),
+        Index("ix_process_instance_started_at", "started_at"),
+        Index("ix_process_instance_ended_at", "ended_at"),
         Index("uq_process_instance_open_business_key", "process_key", "business_key", unique=True,
               sqlite_where=text("status != 'cancelled'"), postgresql_where=text("status != 'cancelled'")),
     )
@@ -40,14 +42,22 @@ class ProcessInstance(Base):
     # the few business fields people search work orders by, copied from the data when it names them
     customer: Mapped[str | None] = mapped_column(String(200), index=True)
     customer_phone: Mapped[str | None] = mapped_column(String(32), index=True)
+    circuit: Mapped[str | None] = mapped_column(String(100), index=True)
 
     def take_search_fields(self, data: dict[str, object]) -> None:
-        """Copy ``customer`` and ``customer_phone`` (or ``contact_phone``) from submitted data."""
+        """Copy ``customer``, ``customer_phone`` (or ``contact_phone``) and ``circuit`` (or the first of
+        ``circuits``) from submitted data."""
         if isinstance(data.get("customer"), str) and data["customer"].strip():
             self.customer = data["customer"].strip()[:200]
         phone = data.get("customer_phone") or data.get("contact_phone")
         if isinstance(phone, str) and phone.strip():
             self.customer_phone = phone.strip()[:32]
+        circuit = data.get("circuit")
+        circuits = data.get("circuits")
+        if not (isinstance(circuit, str) and circuit.strip()) and isinstance(circuits, list) and circuits:
+            circuit = circuits[0].get("circuit_id") if isinstance(circuits[0], dict) else None
+        if isinstance(circuit, str) and circuit.strip():
+            self.circuit = circuit.strip()[:100]
 
     __mapper_args__ = {"version_id_col": version}
 

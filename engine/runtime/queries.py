@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidInput
 from engine.identity.models import OrgUnit, User
+from engine.repository.models import ProcessDefinition
 from engine.runtime.models import INSTANCE_STATUSES, ProcessInstance
 from engine.tasks.models import HumanTask
 from engine.tasks.queries import MAX_PAGE_SIZE, Page
@@ -21,16 +22,34 @@ class InstanceFilter:
     business_key: str | None = None
     customer: str | None = None
     customer_phone: str | None = None
+    circuit: str | None = None
     process_key: str | None = None
+    version: int | None = None
     status: str | None = None
+    org_unit_id: int | None = None  # this unit and the units below it
+    node_id: str | None = None  # an open task at this step
+    post_id: int | None = None  # an open task for this post
+    assignee_id: int | None = None  # an open task assigned to this person
+    overdue_at: datetime | None = None  # an open task due before this instant
+    warn_at: datetime | None = None  # an open task past its warning time (near its limit)
     started_from: datetime | None = None
     started_to: datetime | None = None
+    ended_from: datetime | None = None
+    ended_to: datetime | None = None
+
+
+INSTANCE_SORTS = {
+    "started_desc": (ProcessInstance.started_at.desc(), ProcessInstance.id.desc()),
+    "started_asc": (ProcessInstance.started_at.asc(), ProcessInstance.id.asc()),
+    "ended_desc": (ProcessInstance.ended_at.desc(), ProcessInstance.id.desc()),
+    "business_key": (ProcessInstance.business_key.asc(), ProcessInstance.id.asc()),
+}
 
 
 def visible_instances(user: User):  # type: ignore[no-untyped-def]
     """The WHERE clause of the work orders ``user`` may look at."""
     if user.role == "admin":
-        return True
+        return true()
     if user.role == "supervisor":
         subtree = select(OrgUnit.id).where(OrgUnit.path.startswith(user.org_unit.path))
         return ProcessInstance.org_unit_id.in_(subtree)
@@ -44,9 +63,11 @@ def visible_instances(user: User):  # type: ignore[no-untyped-def]
 
 
 def search_instances(session: Session, user: User, filters: InstanceFilter, *, page: int = 1,
-                     page_size: int = 20) -> Page[ProcessInstance]:
+                     page_size: int = 20, sort: str = "started_desc") -> Page[ProcessInstance]:
     if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
         raise InvalidInput(f"page must be ≥ 1 and page size 1-{MAX_PAGE_SIZE}", {"page": "out of range"})
+    if sort not in INSTANCE_SORTS:
+        raise InvalidInput(f"sort '{sort}' is not one of {', '.join(INSTANCE_SORTS)}", {"sort": "unknown"})
     if filters.status and filters.status not in INSTANCE_STATUSES:
         raise InvalidInput(f"status '{filters.status}' is not one of {', '.join(INSTANCE_STATUSES)}",
                            {"status": "unknown"})
@@ -58,16 +79,42 @@ def search_instances(session: Session, user: User, filters: InstanceFilter, *, p
         query = query.where(ProcessInstance.customer.contains(f.customer.strip()))
     if f.customer_phone:
         query = query.where(ProcessInstance.customer_phone.startswith(f.customer_phone.strip()))
+    if f.circuit:
+        query = query.where(ProcessInstance.circuit.startswith(f.circuit.strip()))
     if f.process_key:
         query = query.where(ProcessInstance.process_key == f.process_key)
+        if f.version:
+            query = query.where(ProcessInstance.definition_id.in_(
+                select(ProcessDefinition.id).where(ProcessDefinition.key == f.process_key,
+                                                   ProcessDefinition.version == f.version)))
     if f.status:
         query = query.where(ProcessInstance.status == f.status)
-    if f.started_from:
-        query = query.where(ProcessInstance.started_at >= f.started_from)
-    if f.started_to:
-        query = query.where(ProcessInstance.started_at < f.started_to)
+    if f.org_unit_id:
+        unit = session.get(OrgUnit, f.org_unit_id)
+        subtree = select(OrgUnit.id).where(OrgUnit.path.startswith(unit.path if unit else "/none/"))
+        query = query.where(ProcessInstance.org_unit_id.in_(subtree))
+    task_conditions = []
+    if f.node_id:
+        task_conditions.append(HumanTask.node_id == f.node_id)
+    if f.post_id:
+        task_conditions.append(HumanTask.post_id == f.post_id)
+    if f.assignee_id:
+        task_conditions.append(HumanTask.assignee_id == f.assignee_id)
+    if f.overdue_at:
+        task_conditions.append(HumanTask.due_at < f.overdue_at)
+    if f.warn_at:
+        task_conditions.append(HumanTask.warn_at <= f.warn_at)
+    if task_conditions:
+        query = query.where(exists().where(HumanTask.instance_id == ProcessInstance.id, HumanTask.status == "ready",
+                                           *task_conditions))
+    for column, lower, upper in ((ProcessInstance.started_at, f.started_from, f.started_to),
+                                 (ProcessInstance.ended_at, f.ended_from, f.ended_to)):
+        if lower:
+            query = query.where(column >= lower)
+        if upper:
+            query = query.where(column < upper)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    items = session.scalars(query.order_by(ProcessInstance.started_at.desc(), ProcessInstance.id.desc())
+    items = session.scalars(query.order_by(*INSTANCE_SORTS[sort])
                             .offset((page - 1) * page_size).limit(page_size)).all()
     return Page(items, total, page, page_size)
 

@@ -112,7 +112,7 @@ def login() -> Response | str | tuple[str, int]:
         login_user(Account(row))
         session["last_active"] = time.time()
         target = request.args.get("next") or ""
-        return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("portal.home"))
+        return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("index"))
     return render_template("auth/login.html", form=form, error=None)
 
 

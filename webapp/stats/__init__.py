@@ -1,0 +1,109 @@
+"""统计分析 / 考核: work volume, completion, on-time rate and handling times by person, post, org unit and flow,
+for a time range and for a number (customer, phone number, circuit); exported to Excel and CSV."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, Response, render_template, request
+from flask_login import current_user
+
+from webapp import db
+from webapp.access import roles_required, scope_path
+from webapp.i18n import SHANGHAI, gettext
+from webapp.stats.export import Table, to_csv, to_xlsx
+from webapp.stats.queries import DIMENSIONS, StatsFilter, flow_names, group_stats, step_stats
+
+bp = Blueprint("stats", __name__, url_prefix="/stats", template_folder="templates")
+
+
+def month_start(moment: datetime) -> datetime:
+    local = moment.astimezone(SHANGHAI)
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def read_filter() -> tuple[StatsFilter, dict[str, str]]:
+    """The statistics filter from the query string (dates are Beijing dates; the end date is included)."""
+    now = db.engine().ctx.clock()
+    args = {k: v.strip() for k, v in request.args.items() if v and v.strip()}
+
+    def day(name: str, default: datetime) -> datetime:
+        try:
+            return datetime.fromisoformat(args[name]).replace(tzinfo=SHANGHAI) if name in args else default
+        except ValueError:
+            return default
+
+    start = day("from", month_start(now))
+    end = day("to", now.astimezone(SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)) + timedelta(days=1)
+    org = args.get("org", "")
+    f = StatsFilter(start=start, end=end, org_path=scope_path(), process_key=args.get("flow"),
+                    org_unit_id=int(org) if org.isdigit() else None, customer=args.get("customer"),
+                    customer_phone=args.get("phone"), circuit=args.get("circuit"))
+    args.setdefault("from", start.date().isoformat())
+    args.setdefault("to", (end - timedelta(days=1)).date().isoformat())
+    return f, args
+
+
+def tables(f: StatsFilter, by: str) -> list[Table]:
+    """The page's two tables, as (title, header, rows) with the numbers formatted as shown."""
+    s, now = db.session(), db.engine().ctx.clock()
+    groups = group_stats(s, f, by, now)
+    steps = step_stats(s, f)
+    names = flow_names(s)
+    header = [gettext("对象"), gettext("工作量（完成）"), gettext("按时"), gettext("超时"), gettext("在办"),
+              gettext("按时率"), gettext("平均处理时长（小时）"), gettext("P90 处理时长（小时）"), gettext("转派"),
+              gettext("完成工单"), gettext("退回"), gettext("每单退回"), gettext("每单转派")]
+    rows = [[g.label, g.completed, g.on_time, g.overdue, g.open, percent(g.on_time_rate), hours(g.mean_seconds),
+             hours(g.p90_seconds), g.transfers, g.orders if by in ("flow", "org") else "",
+             g.returns if by in ("flow", "org") else "", per(g.returns, g.orders) if by in ("flow", "org") else "",
+             per(g.transfers, g.orders) if by in ("flow", "org") else ""] for g in groups]
+    step_header = [gettext("流程"), gettext("环节"), gettext("次数"), gettext("平均处理时长（小时）"),
+                   gettext("P90 处理时长（小时）"), gettext("超时率")]
+    step_rows = [[names.get(r.process_key, r.process_key), r.node_name, r.count, hours(r.mean_seconds),
+                  hours(r.p90_seconds), percent(r.overdue_rate)] for r in steps]
+    titles = {"person": gettext("按人员"), "post": gettext("按岗位"), "org": gettext("按单位"),
+              "flow": gettext("按流程")}
+    return [(titles[by], header, rows), (gettext("环节处理时长"), step_header, step_rows)]
+
+
+def percent(value: float | None) -> str:
+    return f"{value * 100:.1f}%" if value is not None else "—"
+
+
+def hours(seconds: float | None) -> Any:
+    return round(seconds / 3600, 2) if seconds is not None else "—"
+
+
+def per(count: int, orders: int) -> Any:
+    return round(count / orders, 2) if orders else "—"
+
+
+@bp.get("/")
+@roles_required("supervisor", "admin")
+def index() -> str:
+    f, args = read_filter()
+    by = args.get("by") if args.get("by") in DIMENSIONS else "person"
+    args["by"] = by
+    s = db.session()
+    units = db.engine().identity.list_org_units(s)
+    if current_user.row.role != "admin":
+        units = [u for u in units if u.path.startswith(current_user.row.org_unit.path)]
+    return render_template("stats/index.html", tables=tables(f, by), args=args, flows=flow_names(s), units=units,
+                           dimensions=DIMENSIONS)
+
+
+@bp.get("/export.<fmt>")
+@roles_required("supervisor", "admin")
+def export(fmt: str) -> Response:
+    f, args = read_filter()
+    by = args.get("by") if args.get("by") in DIMENSIONS else "person"
+    data = tables(f, by)
+    stamp = f"{args['from']}_{args['to']}"
+    if fmt == "xlsx":
+        return Response(to_xlsx(data), headers={"Content-Disposition": f'attachment; filename="eoms-{stamp}.xlsx"'},
+                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    if fmt == "csv":
+        return Response(to_csv(data), headers={"Content-Disposition": f'attachment; filename="eoms-{stamp}.csv"'},
+                        mimetype="text/csv; charset=utf-8")
+    return Response(status=404)

@@ -1,0 +1,245 @@
+"""The supervisor console: the dashboard, every work order with where it stands, an instance on its diagram
+with its timing, the heatmap of a flow, and the supervisor's actions (催办, reassign, suspend/resume through
+the task page; cancel and incident retry here). Administrators also see the incidents page."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from engine.errors import EomsError, NotFound
+from engine.identity.access import oversees
+from engine.identity.models import User
+from engine.repository.models import ProcessDefinition
+from engine.runtime.models import Incident, ProcessInstance
+from engine.runtime.queries import INSTANCE_SORTS, InstanceFilter, search_instances
+from engine.tasks.models import HumanTask
+from webapp import db
+from webapp.access import roles_required, scope_path
+from webapp.auth import me
+from webapp.i18n import SHANGHAI, gettext
+from webapp.messages import explain
+from webapp.orders.views_data import EVENT_LABELS, instance_view
+from webapp.stats import month_start
+from webapp.stats.queries import flow_names
+from webapp.supervisor import dashboard as dashboard_data
+from webapp.supervisor.monitor import heatmap as heatmap_data
+from webapp.supervisor.monitor import instance_overlays
+
+bp = Blueprint("supervisor", __name__, url_prefix="/supervisor", template_folder="templates")
+
+
+@bp.get("/")
+@roles_required("supervisor", "admin")
+def dashboard() -> str:
+    s, pe = db.session(), db.engine()
+    data = dashboard_data.build(s, scope_path(), pe.ctx.clock())
+    charts = {"open": data.open_by_step, "throughput": data.throughput, "handling": data.handling}
+    return render_template("supervisor/dashboard.html", d=data, charts=json.dumps(charts, ensure_ascii=False))
+
+
+def _date(name: str) -> datetime | None:
+    raw = request.args.get(name, "")
+    try:
+        return datetime.fromisoformat(raw).replace(tzinfo=SHANGHAI) if raw else None
+    except ValueError:
+        return None
+
+
+def _int(name: str) -> int | None:
+    raw = request.args.get(name, "")
+    return int(raw) if raw.isdigit() else None
+
+
+@bp.get("/instances")
+@roles_required("supervisor", "admin")
+def instances() -> str:
+    s, pe, user = db.session(), db.engine(), me()
+    now = pe.ctx.clock()
+    timing = request.args.get("timing", "")
+    ended_to, started_to = _date("ended_to"), _date("started_to")
+    assignee = request.args.get("assignee", "").strip()
+    assignee_id = s.scalar(select(User.id).where(User.username == assignee)) if assignee else None
+    filters = InstanceFilter(
+        business_key=request.args.get("number") or None, customer=request.args.get("customer") or None,
+        customer_phone=request.args.get("phone") or None, circuit=request.args.get("circuit") or None,
+        process_key=request.args.get("flow") or None, version=_int("version"),
+        status=request.args.get("status") or None, org_unit_id=_int("org"), node_id=request.args.get("step") or None,
+        post_id=_int("post"), assignee_id=assignee_id if assignee else None,
+        overdue_at=now if timing == "overdue" else None, warn_at=now if timing == "near" else None,
+        started_from=_date("started_from"), started_to=started_to + timedelta(days=1) if started_to else None,
+        ended_from=_date("ended_from"), ended_to=ended_to + timedelta(days=1) if ended_to else None,
+    )
+    if assignee and assignee_id is None:
+        filters.assignee_id = -1  # an unknown person has no work orders
+    sort = request.args.get("sort") if request.args.get("sort") in INSTANCE_SORTS else "started_desc"
+    page_no = _int("page") or 1
+    try:
+        page = search_instances(s, user, filters, page=page_no, page_size=30, sort=sort)
+    except EomsError as err:
+        flash(explain(err), "error")
+        page = search_instances(s, user, InstanceFilter(), page=1, page_size=30)
+    open_rows = _open_steps(s, [i.id for i in page.items])
+    units = [u for u in pe.identity.list_org_units(s) if user.role == "admin" or u.path.startswith(user.org_unit.path)]
+    args = {k: v for k, v in request.args.items() if v and k != "page"}
+    return render_template("supervisor/instances.html", page=page, args=args, flows=flow_names(s), units=units,
+                           posts=pe.identity.list_posts(s), open_rows=open_rows, now=now, sort=sort,
+                           names=pe.identity.display_names(s, [t.assignee_id for rows in open_rows.values()
+                                                               for t in rows]))
+
+
+def _open_steps(session: Any, instance_ids: list[int]) -> dict[int, list[Any]]:
+    found: dict[int, list[Any]] = {i: [] for i in instance_ids}
+    if instance_ids:
+        for row in session.scalars(select(HumanTask).where(HumanTask.instance_id.in_(instance_ids),
+                                                           HumanTask.status == "ready")):
+            found[row.instance_id].append(row)
+    return found
+
+
+def _visible_instance(instance_id: int) -> ProcessInstance:
+    s, pe = db.session(), db.engine()
+    try:
+        instance = pe.runtime.get(s, instance_id)
+    except NotFound:
+        abort(404)
+    if not oversees(s, me(), instance.org_unit_id):
+        abort(404)
+    return instance
+
+
+@bp.get("/instances/<int:instance_id>")
+@roles_required("supervisor", "admin")
+def instance(instance_id: int) -> str:
+    s, pe = db.session(), db.engine()
+    item = _visible_instance(instance_id)
+    view = instance_view(s, instance_id)
+    now = pe.ctx.clock()
+    overlays = instance_overlays(s, instance_id, now)
+    return render_template("supervisor/instance.html", view=view, data=pe.runtime.instance_data(s, item),
+                           labels=EVENT_LABELS, now=now, overlays=json.dumps(overlays, ensure_ascii=False),
+                           diagram_url=url_for("supervisor.diagram", definition_id=item.definition_id))
+
+
+@bp.get("/definitions/<int:definition_id>/diagram.bpmn")
+@roles_required("supervisor", "admin", "analyst")
+def diagram(definition_id: int) -> Response:
+    row = db.session().get(ProcessDefinition, definition_id)
+    if row is None:
+        abort(404)
+    xml = row.bpmn_xml
+    if xml.startswith("<?xml"):  # the stored text is already decoded; drop a declaration naming another charset
+        xml = xml[xml.index("?>") + 2:].lstrip()
+    return Response(xml, mimetype="application/xml")
+
+
+@bp.post("/instances/<int:instance_id>/cancel")
+@roles_required("supervisor", "admin")
+def cancel(instance_id: int) -> Response:
+    s, pe = db.session(), db.engine()
+    _visible_instance(instance_id)
+    try:
+        pe.runtime.cancel(s, instance_id, actor=me(), reason=request.form.get("reason", ""))
+        s.commit()
+        flash(gettext("工单已撤销。"), "info")
+    except EomsError as err:
+        s.rollback()
+        flash(explain(err), "error")
+    return redirect(url_for("supervisor.instance", instance_id=instance_id))
+
+
+@bp.post("/incidents/<int:incident_id>/retry")
+@roles_required("supervisor", "admin")
+def retry(incident_id: int) -> Response:
+    s = db.session()
+    incident = s.get(Incident, incident_id)
+    if incident is None or (incident.instance_id and not oversees(s, me(), _org_of(incident.instance_id))):
+        abort(404)
+    _retry(incident_id)
+    target = request.form.get("next") or ""
+    safe = target.startswith("/") and not target.startswith("//")
+    return redirect(target if safe else url_for("supervisor.incidents"))
+
+
+def _org_of(instance_id: int) -> int:
+    instance = db.session().get(ProcessInstance, instance_id)
+    return instance.org_unit_id if instance else -1
+
+
+def _retry(incident_id: int) -> bool:
+    s, pe = db.session(), db.engine()
+    try:
+        result = pe.runtime.retry_incident(s, incident_id, actor=me())
+        s.commit()
+    except EomsError as err:
+        s.rollback()
+        flash(f"#{incident_id}: {explain(err)}", "error")
+        return False
+    if result.status == "resolved":
+        flash(gettext("异常 #%(id)s 已解决。", id=incident_id), "info")
+    elif result.job_id:
+        flash(gettext("异常 #%(id)s：作业已重新排队，将由后台作业执行。", id=incident_id), "info")
+    else:
+        flash(gettext("异常 #%(id)s 重试后仍未解决：%(msg)s", id=incident_id, msg=result.message), "warning")
+    return True
+
+
+@bp.get("/incidents")
+@roles_required("admin")
+def incidents() -> str:
+    s, pe = db.session(), db.engine()
+    status = request.args.get("status", "open")
+    rows = pe.runtime.incidents(s, status=None if status == "all" else "open", limit=500)
+    keys = dict(s.execute(select(ProcessInstance.id, ProcessInstance.business_key)
+                          .where(ProcessInstance.id.in_([r.instance_id for r in rows if r.instance_id]))).tuples().all())
+    return render_template("supervisor/incidents.html", rows=rows, keys=keys, status=status)
+
+
+@bp.post("/incidents/retry-all")
+@roles_required("admin")
+def retry_all() -> Response:
+    s, pe = db.session(), db.engine()
+    ids = [r.id for r in pe.runtime.incidents(s, status="open", limit=500)]
+    s.rollback()
+    for incident_id in ids:
+        _retry(incident_id)
+    return redirect(url_for("supervisor.incidents"))
+
+
+@bp.get("/heatmap")
+@roles_required("supervisor", "admin", "analyst")
+def heatmap() -> str:
+    s, pe = db.session(), db.engine()
+    names = flow_names(s)
+    key = request.args.get("flow") or next(iter(sorted(names)), "")
+    versions = s.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key)
+                         .order_by(ProcessDefinition.version.desc())).all()
+    if not versions:
+        abort(404)
+    version = _int("version")
+    definition = next((d for d in versions if d.version == version), versions[0])
+    now = pe.ctx.clock()
+    start = _date("from") or month_start(now) - timedelta(days=60)
+    end = (_date("to") or now.astimezone(SHANGHAI).replace(hour=0, minute=0, second=0)) + timedelta(days=1)
+    path = None if current_user.row.role in ("admin", "analyst") else scope_path()
+    data = heatmap_data(s, definition.id, key, start, end, path)
+    slowest = sorted(data.items(), key=lambda item: -item[1]["mean_seconds"])[:5]
+    args = {"flow": key, "version": definition.version, "from": start.date().isoformat(),
+            "to": (end - timedelta(days=1)).date().isoformat()}
+    return render_template("supervisor/heatmap.html", names=names, versions=versions, definition=definition,
+                           data=json.dumps(data, ensure_ascii=False), rows=data, slowest=slowest, args=args,
+                           diagram_url=url_for("supervisor.diagram", definition_id=definition.id))
+
+
+@bp.get("/instances/<int:instance_id>/overlays.json")
+@roles_required("supervisor", "admin")
+def overlays(instance_id: int) -> Response:
+    _visible_instance(instance_id)
+    return jsonify(instance_overlays(db.session(), instance_id, db.engine().ctx.clock()))
+
