@@ -196,8 +196,9 @@ def incidents() -> str:
     s, pe = db.session(), db.engine()
     status = request.args.get("status", "open")
     rows = pe.runtime.incidents(s, status=None if status == "all" else "open", limit=500)
+    ids = [r.instance_id for r in rows if r.instance_id]
     keys = dict(s.execute(select(ProcessInstance.id, ProcessInstance.business_key)
-                          .where(ProcessInstance.id.in_([r.instance_id for r in rows if r.instance_id]))).tuples().all())
+                          .where(ProcessInstance.id.in_(ids))).tuples().all())
     return render_template("supervisor/incidents.html", rows=rows, keys=keys, status=status)
 
 
