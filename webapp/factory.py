@@ -16,7 +16,7 @@ from engine.db import make_engine, make_session_factory
 from eoms.settings import Settings
 from eoms.wiring import build_engine
 from webapp import auth, i18n, orders, portal, stats, supervisor, tasks, vendor
-from webapp.security import apply_security_headers, secret_key
+from webapp.security import CleanRequest, apply_security_headers, secret_key
 
 
 def create_app(settings: Settings | None = None, engine: ProcessEngine | None = None,
@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None, engine: ProcessEngine | None = 
     settings = settings or Settings.from_env()
     settings.ensure_dirs()
     app = Flask(__name__, static_folder="static", template_folder="templates")
+    app.request_class = CleanRequest
     app.config.update(
         SECRET_KEY=secret_key(settings),
         SESSION_COOKIE_HTTPONLY=True,

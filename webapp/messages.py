@@ -11,6 +11,8 @@ def explain(err: EomsError) -> str:
     detail = str(err)
     if isinstance(err, NotFound):
         text = gettext("记录不存在，或您无权查看。")
+    elif isinstance(err, ConcurrencyConflict) and "assigned to someone else" in detail:
+        text = gettext("该任务已由他人签收，您不能处理；如需接手，请联系主管改派。")
     elif isinstance(err, ConcurrencyConflict):
         text = gettext("该工单或任务刚被他人处理或修改，您的操作未保存，请刷新后重试。")
     elif isinstance(err, InvalidState):

@@ -1,11 +1,13 @@
-"""Secret key, security headers."""
+"""Secret key, security headers, request cleaning."""
 
 from __future__ import annotations
 
 import secrets
 from pathlib import Path
 
-from flask import Response
+from flask import Request, Response
+from werkzeug.datastructures import ImmutableMultiDict, MultiDict
+from werkzeug.utils import cached_property
 
 from eoms.settings import Settings
 
@@ -35,3 +37,34 @@ def apply_security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     return response
+
+
+class CleanRequest(Request):
+    """A request whose query and form values never carry NUL characters: no browser sends them on purpose,
+    PostgreSQL refuses them in text, and a stray one must not turn a search into a server error."""
+
+    @cached_property
+    def args(self) -> ImmutableMultiDict[str, str]:
+        return _without_nul(Request.args.fget(self))  # type: ignore[attr-defined]
+
+    def _load_form_data(self) -> None:
+        super()._load_form_data()
+        form = self.__dict__.get("form")
+        if form is not None:
+            self.__dict__["form"] = _without_nul(form)
+
+
+def _without_nul(values: MultiDict[str, str]) -> ImmutableMultiDict[str, str]:
+    if not any("\x00" in v for v in values.values()):
+        return values  # type: ignore[return-value]
+    return ImmutableMultiDict([(k, v.replace("\x00", "")) for k, v in values.items(multi=True)])
+
+
+def local_target(target: str | None, fallback: str) -> str:
+    """``target`` when it is a path on this site, else ``fallback``: a ``next`` value never leads elsewhere
+    (``//host`` and ``/\\host`` are other sites to a browser)."""
+    target = target or ""
+    if target.startswith("/") and not target.startswith(("//", "/\\")) and "\\" not in target \
+            and not any(ch in target for ch in "\r\n\t"):
+        return target
+    return fallback

@@ -31,7 +31,7 @@ class InstanceFilter:
     post_id: int | None = None  # an open task for this post
     assignee_id: int | None = None  # an open task assigned to this person
     overdue_at: datetime | None = None  # an open task due before this instant
-    warn_at: datetime | None = None  # an open task past its warning time (near its limit)
+    warn_at: datetime | None = None  # an open task near its limit at this instant: warned, not yet due
     started_from: datetime | None = None
     started_to: datetime | None = None
     ended_from: datetime | None = None
@@ -41,7 +41,7 @@ class InstanceFilter:
 INSTANCE_SORTS = {
     "started_desc": (ProcessInstance.started_at.desc(), ProcessInstance.id.desc()),
     "started_asc": (ProcessInstance.started_at.asc(), ProcessInstance.id.asc()),
-    "ended_desc": (ProcessInstance.ended_at.desc(), ProcessInstance.id.desc()),
+    "ended_desc": (ProcessInstance.ended_at.desc().nulls_last(), ProcessInstance.id.desc()),
     "business_key": (ProcessInstance.business_key.asc(), ProcessInstance.id.asc()),
 }
 
@@ -83,10 +83,11 @@ def search_instances(session: Session, user: User, filters: InstanceFilter, *, p
         query = query.where(ProcessInstance.circuit.startswith(f.circuit.strip()))
     if f.process_key:
         query = query.where(ProcessInstance.process_key == f.process_key)
-        if f.version:
-            query = query.where(ProcessInstance.definition_id.in_(
-                select(ProcessDefinition.id).where(ProcessDefinition.key == f.process_key,
-                                                   ProcessDefinition.version == f.version)))
+    if f.version:
+        versions = select(ProcessDefinition.id).where(ProcessDefinition.version == f.version)
+        if f.process_key:
+            versions = versions.where(ProcessDefinition.key == f.process_key)
+        query = query.where(ProcessInstance.definition_id.in_(versions))
     if f.status:
         query = query.where(ProcessInstance.status == f.status)
     if f.org_unit_id:
@@ -101,9 +102,9 @@ def search_instances(session: Session, user: User, filters: InstanceFilter, *, p
     if f.assignee_id:
         task_conditions.append(HumanTask.assignee_id == f.assignee_id)
     if f.overdue_at:
-        task_conditions.append(HumanTask.due_at < f.overdue_at)
+        task_conditions.append(HumanTask.overdue_clause(f.overdue_at))
     if f.warn_at:
-        task_conditions.append(HumanTask.warn_at <= f.warn_at)
+        task_conditions.append(HumanTask.near_limit_clause(f.warn_at))
     if task_conditions:
         query = query.where(exists().where(HumanTask.instance_id == ProcessInstance.id, HumanTask.status == "ready",
                                            *task_conditions))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, text
+from sqlalchemy import JSON, ColumnElement, ForeignKey, Index, Integer, String, and_, or_, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db import Base, UTCDateTime, utcnow
@@ -65,3 +65,19 @@ class HumanTask(Base):
 
     def allows(self, action: str) -> bool:
         return action in self.allow.split(",")
+
+    def is_overdue(self, now: datetime) -> bool:
+        """Past its deadline at ``now``; a suspended task's clock stopped, so only if it was late when suspended."""
+        if self.due_at is None:
+            return False
+        return self.due_at < (self.suspended_at if self.suspended_at and self.suspended_at < now else now)
+
+    @classmethod
+    def overdue_clause(cls, now: datetime) -> ColumnElement[bool]:
+        """SQL form of :meth:`is_overdue` for a deadline before ``now``."""
+        return and_(cls.due_at < now, or_(cls.suspended_at.is_(None), cls.due_at < cls.suspended_at))
+
+    @classmethod
+    def near_limit_clause(cls, now: datetime) -> ColumnElement[bool]:
+        """Past its warning time but not yet due (临近时限), and not suspended."""
+        return and_(cls.warn_at <= now, cls.due_at >= now, cls.suspended_at.is_(None))

@@ -65,30 +65,30 @@ def sync_human_tasks(
     return created, problems
 
 
-def _done_before(task: Task) -> bool:
-    """The same step was already done earlier on this task's own path (parallel branches are not on it)."""
+def _path_steps(task: Task) -> list[Task]:
+    """The completed manual steps on this task's own path, oldest first (parallel branches are not on it)."""
+    steps: list[Task] = []
     node = task.parent
     while node is not None:
-        if node.task_spec is task.task_spec and node.state == TaskState.COMPLETED:
-            return True
+        if node.task_spec.manual and node.state == TaskState.COMPLETED:
+            steps.append(node)
         node = node.parent
-    return False
-
-
-def _previous_step(task: Task) -> Task | None:
-    node = task.parent
-    while node is not None and not (node.task_spec.manual and node.state == TaskState.COMPLETED):
-        node = node.parent
-    return node
+    steps.reverse()
+    return steps
 
 
 def is_rework(task: Task) -> bool:
-    """True for the step a 驳回 sends the work back to: done before on this path, while the step before it was
-    not a repeat itself (so one rejection counts once, not once per step it makes people redo)."""
-    if not _done_before(task):
+    """True for the step a 驳回/退回 sends the work back to: this step was done before on the path, and the step
+    just before it first ran later than this step first ran — a jump backwards. Replaying the steps after it
+    is not counted again, while every further rejection is."""
+    steps = _path_steps(task)
+    first: dict[int, int] = {}
+    for index, step in enumerate(steps):
+        first.setdefault(id(step.task_spec), index)
+    mine = first.get(id(task.task_spec))
+    if mine is None or not steps:
         return False
-    previous = _previous_step(task)
-    return previous is None or not _done_before(previous)
+    return first[id(steps[-1].task_spec)] > mine
 
 
 def _new_row(session: Session, instance: ProcessInstance, definition: LoadedDefinition, task: Task,

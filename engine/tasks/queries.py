@@ -92,7 +92,7 @@ def query_tasks(session: Session, user: User, *, scope: str = "inbox", filters: 
     if f.node_id:
         query = query.where(HumanTask.node_id == f.node_id)
     if f.overdue_at:
-        query = query.where(HumanTask.due_at < f.overdue_at)
+        query = query.where(HumanTask.overdue_clause(f.overdue_at))
     if f.warn_by:
         query = query.where(or_(HumanTask.warn_at <= f.warn_by, HumanTask.due_at <= f.warn_by))
     if f.text:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from bench.console_bench import run_console_bench
 from bench.engine_bench import run_fault_bench
 from bench.worker_bench import run_worker_bench
 from eoms.cli.common import App, emit_json, pass_app
@@ -14,8 +15,9 @@ def register_bench_commands(cli: click.Group) -> None:
 
 
 @click.command()
-@click.option("--scenario", type=click.Choice(["fault", "worker"]), default="fault", show_default=True,
-              help="fault: engine vs raw SpiffWorkflow; worker: tick cost with many open tasks, timer lateness")
+@click.option("--scenario", type=click.Choice(["fault", "worker", "console"]), default="fault", show_default=True,
+              help="fault: engine vs raw SpiffWorkflow; worker: tick cost with many open tasks, timer lateness; "
+                   "console: supervisor pages on many work orders")
 @click.option("--instances", default=200, show_default=True,
               help="fault: instances per side; worker: open tasks in the database")
 @click.option("--database", "database_url", help="database URL (default: a temporary SQLite file; a "
@@ -26,8 +28,8 @@ def bench(app: App, scenario: str, instances: int, database_url: str | None, as_
     """Measured figures: the engine against raw SpiffWorkflow, or the worker's tick cost and timer lateness."""
     if instances < 1:
         raise click.BadParameter("must be at least 1", param_hint="--instances")
-    if scenario == "worker":
-        result = run_worker_bench(instances, database_url)
+    if scenario in ("worker", "console"):
+        result = (run_worker_bench if scenario == "worker" else run_console_bench)(instances, database_url)
         if as_json:
             emit_json(result)
         else:

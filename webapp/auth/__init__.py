@@ -19,6 +19,7 @@ from engine.identity.models import User
 from webapp import db
 from webapp.auth.models import LoginAttempt
 from webapp.i18n import gettext, lazy_gettext
+from webapp.security import local_target
 
 bp = Blueprint("auth", __name__, url_prefix="/auth", template_folder="templates")
 WINDOW = timedelta(minutes=15)
@@ -108,23 +109,25 @@ def login() -> Response | str | tuple[str, int]:
         s.commit()
         if row is None:
             return render_template("auth/login.html", form=form, error=gettext("用户名或密码错误。")), 401
-        session.clear()
+        lang = session.get("lang")
+        session.clear()  # a new session on login (no fixation); the language chosen on the login page stays
+        if lang:
+            session["lang"] = lang
         login_user(Account(row))
         session["last_active"] = time.time()
-        target = request.args.get("next") or ""
-        return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("index"))
+        return redirect(local_target(request.args.get("next"), url_for("index")))
     return render_template("auth/login.html", form=form, error=None)
 
 
 @bp.route("/logout", methods=["GET", "POST"])
 def logout() -> Response:
-    if request.args.get("reason") == "idle":
-        flash(gettext("由于长时间未操作，您已自动退出，请重新登录。"), "warning")
     logout_user()
     lang = session.get("lang")
     session.clear()
     if lang:
         session["lang"] = lang
+    if request.args.get("reason") == "idle":
+        flash(gettext("由于长时间未操作，您已自动退出，请重新登录。"), "warning")
     return redirect(url_for("auth.login"))
 
 

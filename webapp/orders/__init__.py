@@ -15,6 +15,7 @@ from engine.forms.validation import FormInvalid
 from engine.runtime.queries import InstanceFilter, can_view_instance, search_instances
 from webapp import db
 from webapp.auth import me
+from webapp.business_data import business_data
 from webapp.formdata import parse_form
 from webapp.i18n import SHANGHAI, current_language, gettext
 from webapp.messages import explain
@@ -121,7 +122,8 @@ def show(instance_id: int) -> str:
     if not can_view_instance(s, user, instance):
         abort(404)
     view = instance_view(s, instance_id)
-    return render_template("orders/show.html", view=view, data=pe.runtime.instance_data(s, instance),
+    return render_template("orders/show.html", view=view, business=business_data(s, pe, instance),
+                           show_other=user.role in ("supervisor", "admin"),
                            labels=EVENT_LABELS, now=pe.ctx.clock())
 
 

@@ -15,6 +15,7 @@ from webapp.auth import me
 from webapp.i18n import SHANGHAI, gettext
 from webapp.messages import explain
 from webapp.portal import service
+from webapp.security import local_target
 
 bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates")
 PAGE_SIZE = 10
@@ -67,7 +68,7 @@ def claim(task_id: int) -> Response:
     except EomsError as err:
         s.rollback()
         flash(explain(err), "error")
-    return redirect(request.form.get("next") or url_for("portal.home"))
+    return redirect(local_target(request.form.get("next"), url_for("portal.home")))
 
 
 @bp.post("/layout")

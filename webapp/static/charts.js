@@ -11,23 +11,24 @@
     instance.setOption(Object.assign({ tooltip: { trigger: "axis" }, grid: { left: 48, right: 16, top: 24, bottom: 64 } }, option));
     window.addEventListener("resize", function () { instance.resize(); });
   }
+  const label = data.labels || {};
   const open = data.open || [];
   chart("chart-open", {
     xAxis: { type: "category", data: open.map(function (r) { return r.step; }), axisLabel: { rotate: 30 } },
-    yAxis: { type: "value" }, legend: { data: ["在办", "超时"], top: 0 },
-    series: [{ name: "在办", type: "bar", data: open.map(function (r) { return r.open; }) },
-             { name: "超时", type: "bar", data: open.map(function (r) { return r.overdue; }), itemStyle: { color: "#c62828" } }]
+    yAxis: { type: "value" }, legend: { data: [label.open, label.overdue], top: 0 },
+    series: [{ name: label.open, type: "bar", data: open.map(function (r) { return r.open; }) },
+             { name: label.overdue, type: "bar", data: open.map(function (r) { return r.overdue; }), itemStyle: { color: "#c62828" } }]
   });
   const days = data.throughput || [];
   chart("chart-throughput", {
     xAxis: { type: "category", data: days.map(function (d) { return d[0].slice(5); }) }, yAxis: { type: "value" },
-    series: [{ type: "line", smooth: true, areaStyle: {}, data: days.map(function (d) { return d[1]; }) }]
+    series: [{ name: label.done, type: "line", smooth: true, areaStyle: {}, data: days.map(function (d) { return d[1]; }) }]
   });
   const handling = (data.handling || []).slice(0, 15);
   chart("chart-handling", {
     xAxis: { type: "category", data: handling.map(function (r) { return r.step; }), axisLabel: { rotate: 30 } },
-    yAxis: { type: "value" },
-    series: [{ name: "平均", type: "bar", data: handling.map(function (r) { return r.mean_hours; }) },
-             { name: "P90", type: "bar", data: handling.map(function (r) { return r.p90_hours; }) }]
+    yAxis: { type: "value" }, legend: { data: [label.mean, label.p90], top: 0 },
+    series: [{ name: label.mean, type: "bar", data: handling.map(function (r) { return r.mean_hours; }) },
+             { name: label.p90, type: "bar", data: handling.map(function (r) { return r.p90_hours; }), itemStyle: { color: "#f59e0b" } }]
   });
 })();

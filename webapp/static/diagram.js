@@ -25,6 +25,15 @@
       const overlays = viewer.get("overlays");
       const registry = viewer.get("elementRegistry");
       canvas.zoom("fit-viewport");
+      if (canvas.zoom() < 0.75) {  // a wide pool: keep the labels readable and let the user drag to pan
+        const box = canvas.viewbox(), width = container.clientWidth / 0.75, height = container.clientHeight / 0.75;
+        const focus = Object.keys(data).map(function (id) { return registry.get(id); }).filter(function (el) {
+          return el && ["current", "overdue"].indexOf(data[el.id].state) >= 0;
+        })[0];
+        const x = focus ? focus.x + focus.width / 2 - width / 2 : box.inner.x - 20;
+        const y = focus ? focus.y + focus.height / 2 - height / 2 : box.inner.y - 30;
+        canvas.viewbox({ x: Math.max(x, box.inner.x - 20), y: Math.max(y, box.inner.y - 30), width: width, height: height });
+      }
       Object.keys(data).forEach(function (id) {
         if (!registry.get(id)) { return; }
         const node = data[id];
@@ -32,7 +41,7 @@
         if (container.dataset.mode === "heatmap") {
           canvas.addMarker(id, "eoms-heat-" + node.heat);
           const rate = node.overdue_rate === null ? "—" : (node.overdue_rate * 100).toFixed(0) + "%";
-          html = "<div class='eoms-badge'>" + node.count + " · " + text(duration(node.mean_seconds)) +
+          html = "<div class='eoms-badge eoms-badge-heat'>" + node.count + " · " + text(duration(node.mean_seconds)) +
                  " · P90 " + text(duration(node.p90_seconds)) + " · " + rate + "</div>";
         } else {
           canvas.addMarker(id, "eoms-" + node.state);
@@ -46,7 +55,9 @@
           });
           html = "<div class='eoms-badge eoms-badge-" + node.state + "'>" + text(label) + "</div>";
         }
-        overlays.add(id, { position: { bottom: 8, left: 0 }, html: html });
+        // heatmap badges sit above the box, instance badges just below it: neither covers the step's name
+        const position = container.dataset.mode === "heatmap" ? { top: 0, left: 0 } : { bottom: -4, left: 0 };
+        overlays.add(id, { position: position, html: html });
       });
       container.dataset.ready = "true";
     })

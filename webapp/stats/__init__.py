@@ -57,7 +57,7 @@ def tables(f: StatsFilter, by: str) -> list[Table]:
     rows = [[g.label, g.completed, g.on_time, g.overdue, g.open, percent(g.on_time_rate), hours(g.mean_seconds),
              hours(g.p90_seconds), g.transfers, g.orders if by in ("flow", "org") else "",
              g.returns if by in ("flow", "org") else "", per(g.returns, g.orders) if by in ("flow", "org") else "",
-             per(g.transfers, g.orders) if by in ("flow", "org") else ""] for g in groups]
+             per(g.order_transfers, g.orders) if by in ("flow", "org") else ""] for g in groups]
     step_header = [gettext("流程"), gettext("环节"), gettext("次数"), gettext("平均处理时长（小时）"),
                    gettext("P90 处理时长（小时）"), gettext("超时率")]
     step_rows = [[names.get(r.process_key, r.process_key), r.node_name, r.count, hours(r.mean_seconds),

@@ -49,6 +49,7 @@ class GroupRow:
     transfers: int = 0
     orders: int = 0
     returns: int = 0
+    order_transfers: int = 0
 
     @property
     def overdue(self) -> int:
@@ -119,15 +120,26 @@ def _open_column(by: str) -> Any:
             "flow": HumanTask.process_key}[by]
 
 
-def p90_by(session: Session, group: Any, value: Any, conditions: list[Any]) -> dict[Any, float]:
-    """Nearest-rank 90th percentile of ``value`` per ``group`` (the smallest value with ≥ 90 % at or below)."""
-    ranked = (select(group.label("g"), value.label("v"),
-                     func.row_number().over(partition_by=group, order_by=value).label("rn"),
-                     func.count().over(partition_by=group).label("n"))
+def _p90_inline(session: Session, value: Any) -> Any | None:
+    """On PostgreSQL the nearest-rank 90th percentile is ``percentile_disc`` (the smallest value with ≥ 90 % at or
+    below), computed in the same pass as the other aggregates; None elsewhere (see :func:`p90_by`)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.percentile_disc(0.9).within_group(value.asc())
+    return None
+
+
+def p90_by(session: Session, groups: list[Any], value: Any, conditions: list[Any]) -> dict[tuple[Any, ...], float]:
+    """Nearest-rank 90th percentile of ``value`` per ``groups``, for databases without ``percentile_disc``:
+    the rows ranked with window functions."""
+    keys = [g.label(f"g{i}") for i, g in enumerate(groups)]
+    ranked = (select(*keys, value.label("v"),
+                     func.row_number().over(partition_by=groups, order_by=value).label("rn"),
+                     func.count().over(partition_by=groups).label("n"))
               .where(*conditions).subquery())
-    rows = session.execute(select(ranked.c.g, func.min(ranked.c.v))
-                           .where(ranked.c.rn >= ranked.c.n * literal(0.9)).group_by(ranked.c.g))
-    return {g: float(v) for g, v in rows}
+    columns = [ranked.c[f"g{i}"] for i in range(len(groups))]
+    rows = session.execute(select(*columns, func.min(ranked.c.v))
+                           .where(ranked.c.rn >= ranked.c.n * literal(0.9)).group_by(*columns))
+    return {tuple(r[:-1]): float(r[-1]) for r in rows}
 
 
 def group_stats(session: Session, f: StatsFilter, by: str, now: datetime) -> list[GroupRow]:
@@ -135,18 +147,20 @@ def group_stats(session: Session, f: StatsFilter, by: str, now: datetime) -> lis
     column = _group_column(by)
     conditions = step_conditions(session, f)
     limited = KpiStep.on_time.is_not(None)
+    inline = _p90_inline(session, KpiStep.working_seconds)
     rows: dict[Any, GroupRow] = {}
-    for key, completed, with_limit, on_time, mean, transfers in session.execute(
+    for key, completed, with_limit, on_time, mean, transfers, p90 in session.execute(
         select(column, func.count(), func.sum(case((limited, 1), else_=0)),
                func.sum(case((KpiStep.on_time.is_(True), 1), else_=0)), func.avg(KpiStep.working_seconds),
-               func.sum(KpiStep.transfers))
+               func.sum(KpiStep.transfers), inline if inline is not None else literal(None))
         .where(*conditions).group_by(column)
     ):
         rows[key] = GroupRow(key, "", completed=completed, with_limit=int(with_limit or 0), on_time=int(on_time or 0),
                              late=int(with_limit or 0) - int(on_time or 0), mean_seconds=float(mean or 0),
-                             transfers=int(transfers or 0))
-    for key, value in p90_by(session, column, KpiStep.working_seconds, conditions).items():
-        rows[key].p90_seconds = value
+                             p90_seconds=float(p90) if p90 is not None else None, transfers=int(transfers or 0))
+    if inline is None:
+        for (key,), value in p90_by(session, [column], KpiStep.working_seconds, conditions).items():
+            rows[key].p90_seconds = value
     _add_open(session, f, by, now, rows)
     if by in ("flow", "org"):
         _add_orders(session, f, by, rows)
@@ -156,6 +170,8 @@ def group_stats(session: Session, f: StatsFilter, by: str, now: datetime) -> lis
 
 def _add_open(session: Session, f: StatsFilter, by: str, now: datetime, rows: dict[Any, GroupRow]) -> None:
     column = _open_column(by)
+    # a suspended task's clock stopped: it is overdue only if its deadline passed before it was suspended
+    overdue = HumanTask.overdue_clause(now)
     conditions: list[Any] = [HumanTask.status == "ready"]
     if f.process_key:
         conditions.append(HumanTask.process_key == f.process_key)
@@ -163,12 +179,12 @@ def _add_open(session: Session, f: StatsFilter, by: str, now: datetime, rows: di
         conditions.append(HumanTask.org_unit_id.in_(units))
     if (instances := _instance_filter(f)) is not None:
         conditions.append(HumanTask.instance_id.in_(instances))
-    for key, count, overdue in session.execute(
-        select(column, func.count(), func.sum(case((HumanTask.due_at < now, 1), else_=0)))
+    for key, count, late in session.execute(
+        select(column, func.count(), func.sum(case((overdue, 1), else_=0)))
         .where(*conditions).group_by(column)
     ):
         row = rows.setdefault(key, GroupRow(key, ""))
-        row.open, row.open_overdue = count, int(overdue or 0)
+        row.open, row.open_overdue = count, int(late or 0)
 
 
 def _add_orders(session: Session, f: StatsFilter, by: str, rows: dict[Any, GroupRow]) -> None:
@@ -186,7 +202,7 @@ def _add_orders(session: Session, f: StatsFilter, by: str, rows: dict[Any, Group
     ):
         row = rows.setdefault(key, GroupRow(key, ""))
         row.orders, row.returns = orders, int(returns or 0)
-        row.transfers = int(transfers or 0)
+        row.order_transfers = int(transfers or 0)
 
 
 def _label(session: Session, by: str, rows: dict[Any, GroupRow]) -> None:
@@ -219,16 +235,19 @@ def step_stats(session: Session, f: StatsFilter, definition_id: int | None = Non
     if definition_id is not None:
         conditions.append(KpiStep.instance_id.in_(
             select(ProcessInstance.id).where(ProcessInstance.definition_id == definition_id)))
-    group = KpiStep.process_key + literal("|") + KpiStep.node_id
     limited = KpiStep.on_time.is_not(None)
-    p90 = p90_by(session, group, KpiStep.working_seconds, conditions)
+    inline = _p90_inline(session, KpiStep.working_seconds)
+    p90 = {} if inline is not None else p90_by(session, [KpiStep.process_key, KpiStep.node_id],
+                                                 KpiStep.working_seconds, conditions)
     rows = []
-    for key, node_id, name, count, mean, with_limit, on_time in session.execute(
+    for key, node_id, name, count, mean, with_limit, on_time, p90_inline in session.execute(
         select(KpiStep.process_key, KpiStep.node_id, func.max(KpiStep.node_name), func.count(),
                func.avg(KpiStep.working_seconds), func.sum(case((limited, 1), else_=0)),
-               func.sum(case((KpiStep.on_time.is_(True), 1), else_=0)))
+               func.sum(case((KpiStep.on_time.is_(True), 1), else_=0)),
+               inline if inline is not None else literal(None))
         .where(*conditions).group_by(KpiStep.process_key, KpiStep.node_id)
     ):
-        rows.append(StepRow(key, node_id, name, count, float(mean or 0), p90.get(f"{key}|{node_id}", 0.0),
+        value = p90_inline if inline is not None else p90.get((key, node_id))
+        rows.append(StepRow(key, node_id, name, count, float(mean or 0), float(value or 0),
                             int(with_limit or 0), int(with_limit or 0) - int(on_time or 0)))
     return sorted(rows, key=lambda r: (r.process_key, -r.mean_seconds))

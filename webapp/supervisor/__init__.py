@@ -23,9 +23,11 @@ from engine.tasks.models import HumanTask
 from webapp import db
 from webapp.access import roles_required, scope_path
 from webapp.auth import me
+from webapp.business_data import business_data
 from webapp.i18n import SHANGHAI, gettext
 from webapp.messages import explain
 from webapp.orders.views_data import EVENT_LABELS, instance_view
+from webapp.security import local_target
 from webapp.stats import month_start
 from webapp.stats.queries import flow_names
 from webapp.supervisor import dashboard as dashboard_data
@@ -40,7 +42,9 @@ bp = Blueprint("supervisor", __name__, url_prefix="/supervisor", template_folder
 def dashboard() -> str:
     s, pe = db.session(), db.engine()
     data = dashboard_data.build(s, scope_path(), pe.ctx.clock())
-    charts = {"open": data.open_by_step, "throughput": data.throughput, "handling": data.handling}
+    labels = {"open": gettext("在办"), "overdue": gettext("超时"), "done": gettext("完成"), "mean": gettext("平均"),
+              "p90": "P90"}
+    charts = {"open": data.open_by_step, "throughput": data.throughput, "handling": data.handling, "labels": labels}
     return render_template("supervisor/dashboard.html", d=data, charts=json.dumps(charts, ensure_ascii=False))
 
 
@@ -122,7 +126,7 @@ def instance(instance_id: int) -> str:
     view = instance_view(s, instance_id)
     now = pe.ctx.clock()
     overlays = instance_overlays(s, instance_id, now)
-    return render_template("supervisor/instance.html", view=view, data=pe.runtime.instance_data(s, item),
+    return render_template("supervisor/instance.html", view=view, business=business_data(s, pe, item), show_other=True,
                            labels=EVENT_LABELS, now=now, overlays=json.dumps(overlays, ensure_ascii=False),
                            diagram_url=url_for("supervisor.diagram", definition_id=item.definition_id))
 
@@ -162,9 +166,7 @@ def retry(incident_id: int) -> Response:
     if incident is None or (incident.instance_id and not oversees(s, me(), _org_of(incident.instance_id))):
         abort(404)
     _retry(incident_id)
-    target = request.form.get("next") or ""
-    safe = target.startswith("/") and not target.startswith("//")
-    return redirect(target if safe else url_for("supervisor.incidents"))
+    return redirect(local_target(request.form.get("next"), url_for("supervisor.incidents")))
 
 
 def _org_of(instance_id: int) -> int:

@@ -3,7 +3,6 @@ last, throughput per day, mean handling time per step."""
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,6 +42,13 @@ def _on_time_rate(session: Session, org_path: str | None, start: datetime, end: 
     return (on_time or 0) / total if total else None
 
 
+def _beijing_day(session: Session, column: Any) -> Any:
+    """The Beijing calendar day of a stored UTC time, computed in the database."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone("Asia/Shanghai", column))
+    return func.date(column, "+8 hours")  # SQLite keeps naive UTC text
+
+
 def build(session: Session, org_path: str | None, now: datetime) -> Dashboard:
     names = flow_names(session)
     open_conditions = [HumanTask.status == "ready"]
@@ -50,15 +56,16 @@ def build(session: Session, org_path: str | None, now: datetime) -> Dashboard:
         open_conditions.append(HumanTask.org_unit_id.in_(units))
     open_rows = session.execute(
         select(HumanTask.process_key, HumanTask.node_name, func.count(),
-               func.sum(case((HumanTask.due_at < now, 1), else_=0)))
+               func.sum(case((HumanTask.overdue_clause(now), 1), else_=0)))
         .where(*open_conditions).group_by(HumanTask.process_key, HumanTask.node_name)
         .order_by(func.count().desc())).all()
     local = now.astimezone(SHANGHAI)
     day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     overdue_now, due_today, near = session.execute(select(
-        func.sum(case((HumanTask.due_at < now, 1), else_=0)),
-        func.sum(case(((HumanTask.due_at >= now) & (HumanTask.due_at < day_start + timedelta(days=1)), 1), else_=0)),
-        func.sum(case(((HumanTask.warn_at <= now) & (HumanTask.due_at >= now), 1), else_=0)),
+        func.sum(case((HumanTask.overdue_clause(now), 1), else_=0)),
+        func.sum(case(((HumanTask.due_at >= now) & (HumanTask.due_at < day_start + timedelta(days=1))
+                       & HumanTask.suspended_at.is_(None), 1), else_=0)),
+        func.sum(case((HumanTask.near_limit_clause(now), 1), else_=0)),
     ).where(*open_conditions)).one()
     month = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     last_month = (month - timedelta(days=1)).replace(day=1)
@@ -66,8 +73,9 @@ def build(session: Session, org_path: str | None, now: datetime) -> Dashboard:
     order_conditions = [KpiOrder.ended_at >= since]
     if (units := _units(org_path)) is not None:
         order_conditions.append(KpiOrder.org_unit_id.in_(units))
-    per_day = Counter(ended.astimezone(SHANGHAI).date().isoformat()
-                      for ended in session.scalars(select(KpiOrder.ended_at).where(*order_conditions)))
+    day = _beijing_day(session, KpiOrder.ended_at)
+    per_day = {str(d)[:10]: n for d, n in session.execute(
+        select(day, func.count()).where(*order_conditions).group_by(day))}
     days = [(since + timedelta(days=i)).date().isoformat() for i in range(30)]
     steps = step_stats(session, StatsFilter(start=since, end=now + timedelta(seconds=1), org_path=org_path))
     return Dashboard(

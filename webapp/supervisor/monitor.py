@@ -23,7 +23,7 @@ def instance_overlays(session: Session, instance_id: int, now: datetime) -> dict
         node = nodes[row.node_id]
         node["runs"] += 1
         if row.status == "ready":
-            node["state"] = "overdue" if row.due_at and row.due_at < now else "current"
+            node["state"] = "overdue" if row.is_overdue(now) else "current"
             node["open"].append({
                 "task_id": row.id, "due_at": row.due_at.isoformat() if row.due_at else None,
                 "seconds_left": (row.due_at - now).total_seconds() if row.due_at else None,

@@ -68,7 +68,7 @@ def complete(task_id: int) -> Response | tuple[str, int]:
         s.commit()
     except EomsError as err:
         s.rollback()
-        message = explain(err) if not isinstance(err, InvalidInput) else f"{gettext('附件未能上传')}：{err}"
+        message = explain(err) if not isinstance(err, InvalidInput) else gettext("附件未能上传：%(why)s", why=str(err))
         flash(message, "error")
         return show(task_id, values=data)
     try:
@@ -84,7 +84,8 @@ def complete(task_id: int) -> Response | tuple[str, int]:
         return redirect(url_for("tasks.show", task_id=task_id))
     names = "、".join(f"{t.node_name}" for t in created)
     done = gettext("已提交：%(step)s。", step=row.node_name)
-    flash(done + (gettext("下一环节：%(next)s。", next=names) if names else ""), "info")
+    gap = "" if current_language() == "zh_CN" else " "
+    flash(done + (gap + gettext("下一环节：%(next)s。", next=names) if names else ""), "info")
     return redirect(url_for("portal.home"))
 
 
@@ -101,7 +102,13 @@ def _act(task_id: int, action: str, **kwargs: Any) -> Response:
     flash(ACTION_DONE[action](), "info")
     if action == "return_to_previous" and isinstance(result, HumanTask):
         return redirect(url_for("portal.home"))
-    return redirect(url_for("tasks.show", task_id=task_id) if action not in ("transfer",) else url_for("portal.home"))
+    if action != "transfer":
+        return redirect(url_for("tasks.show", task_id=task_id))
+    if user.role in ("supervisor", "admin"):  # a supervisor re-dispatching goes back to the work order he watches
+        row = s.get(HumanTask, task_id)
+        if row is not None:
+            return redirect(url_for("supervisor.instance", instance_id=row.instance_id))
+    return redirect(url_for("portal.home"))
 
 
 ACTION_DONE = {
