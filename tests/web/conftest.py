@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from jinja2.bccache import Bucket, BytecodeCache
 from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
@@ -36,11 +37,29 @@ def web_settings(db: Database, tmp_path: Path, **overrides: str) -> Settings:
     return Settings.from_env(env, cwd=tmp_path)
 
 
+class MemoryBytecodeCache(BytecodeCache):
+    """Compiled templates shared by the apps of the whole run (each test builds its own app)."""
+
+    def __init__(self) -> None:
+        self.store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if bucket.key in self.store:
+            bucket.bytecode_from_string(self.store[bucket.key])
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.store[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATES = MemoryBytecodeCache()
+
+
 def make_web_app(db: Database, tmp_path: Path, **overrides: str) -> Flask:
     settings = web_settings(db, tmp_path, **overrides)
     engine = ProcessEngine(build_registry(), attachments=AttachmentPolicy(Path(settings.storage_dir)))
     app = create_app(settings, engine)
     app.config["TESTING"] = True
+    app.jinja_env.bytecode_cache = TEMPLATES
     return app
 
 

@@ -11,7 +11,6 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from jinja2.bccache import Bucket, BytecodeCache
 from sqlalchemy import func, select, update
 
 from engine.db import utcnow
@@ -27,29 +26,6 @@ WRONG = "用户名或密码错误。"
 IDLE = "由于长时间未操作，您已自动退出，请重新登录。"
 TOO_MANY = "登录失败次数过多"
 CSRF_REFUSED = "表单已过期或来源无效，请刷新页面后重试。"
-
-
-class MemoryBytecodeCache(BytecodeCache):
-    """Compiled templates shared by the apps of this module's tests (each test builds its own app)."""
-
-    def __init__(self) -> None:
-        self.store: dict[str, bytes] = {}
-
-    def load_bytecode(self, bucket: Bucket) -> None:
-        if bucket.key in self.store:
-            bucket.bytecode_from_string(self.store[bucket.key])
-
-    def dump_bytecode(self, bucket: Bucket) -> None:
-        self.store[bucket.key] = bucket.bytecode_to_string()
-
-
-TEMPLATES = MemoryBytecodeCache()
-
-
-@pytest.fixture
-def web_app(web_app: Flask) -> Flask:
-    web_app.jinja_env.bytecode_cache = TEMPLATES
-    return web_app
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
@@ -94,9 +70,7 @@ def plain_app(db: Database, tmp_path) -> Flask:  # type: ignore[no-untyped-def]
 
 
 def app_with(db: Database, tmp_path, **overrides: str) -> Flask:  # type: ignore[no-untyped-def]
-    app = make_web_app(db, tmp_path, **overrides)
-    app.jinja_env.bytecode_cache = TEMPLATES
-    return app
+    return make_web_app(db, tmp_path, **overrides)
 
 
 # -- logging in ---------------------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from jinja2.bccache import Bucket, BytecodeCache
 from sqlalchemy import func, select
 
 from engine.attachments.models import Attachment
@@ -32,29 +31,6 @@ NOT_FOUND = "页面或记录不存在，或您无权查看。"
 NOT_FOUND_FLASH = "记录不存在，或您无权查看。"
 NOT_ALLOWED = "您无权执行此操作。"
 MISSING = 999_999
-
-
-class MemoryBytecodeCache(BytecodeCache):
-    """Compiled templates shared by the apps of this module's tests (each test builds its own app)."""
-
-    def __init__(self) -> None:
-        self.store: dict[str, bytes] = {}
-
-    def load_bytecode(self, bucket: Bucket) -> None:
-        if bucket.key in self.store:
-            bucket.bytecode_from_string(self.store[bucket.key])
-
-    def dump_bytecode(self, bucket: Bucket) -> None:
-        self.store[bucket.key] = bucket.bytecode_to_string()
-
-
-TEMPLATES = MemoryBytecodeCache()
-
-
-@pytest.fixture
-def web_app(web_app: Flask) -> Flask:
-    web_app.jinja_env.bytecode_cache = TEMPLATES
-    return web_app
 
 
 # -- the work the matrix looks at -----------------------------------------------------------------------------

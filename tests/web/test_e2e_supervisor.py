@@ -29,7 +29,7 @@ from handlers import build_registry
 from handlers.dispatch import add_rule
 from handlers.sms.models import SmsMessage
 from tests.conftest import PASSWORD, PROCESSES_DIR, Database, FakeClock
-from tests.web.conftest import screenshot, web_settings
+from tests.web.conftest import TEMPLATES, screenshot, web_settings
 from webapp import create_app
 
 NOW = datetime(2026, 3, 4, 2, 0, tzinfo=UTC)  # Wednesday 10:00 in Guangzhou
@@ -46,6 +46,7 @@ def web_app(db: Database, tmp_path: Path, clock: FakeClock, storage: Path) -> Fl
     routed to the maintainers of GZ."""
     engine = ProcessEngine(build_registry(), clock=clock, attachments=AttachmentPolicy(storage))
     app = create_app(web_settings(db, tmp_path), engine)
+    app.jinja_env.bytecode_cache = TEMPLATES
     app.config["TESTING"] = True
     with db.sessions.begin() as s:
         for path in sorted((PROCESSES_DIR / "forms").glob("fault_*.json")):

@@ -33,7 +33,7 @@ from handlers import build_registry
 from handlers.dispatch import add_rule
 from handlers.dispatch.models import RoutingRule
 from tests.conftest import PROCESSES_DIR, Database, FakeClock
-from tests.web.conftest import csrf_token, login, web_settings
+from tests.web.conftest import TEMPLATES, csrf_token, login, web_settings
 from webapp import create_app
 
 NOW = datetime(2026, 3, 4, 2, 0, tzinfo=UTC)  # Wednesday 10:00 in Guangzhou
@@ -58,6 +58,7 @@ def web_app(db: Database, tmp_path: Path, clock: FakeClock, storage: Path) -> Fl
     every fault routed to the maintainers of GZ."""
     engine = ProcessEngine(build_registry(), clock=clock, attachments=AttachmentPolicy(storage))
     app = create_app(web_settings(db, tmp_path), engine)
+    app.jinja_env.bytecode_cache = TEMPLATES
     app.config["TESTING"] = True
     with db.sessions.begin() as s:
         for path in sorted((PROCESSES_DIR / "forms").glob("*.json")):
@@ -507,6 +508,11 @@ def test_the_instance_page_shows_diagram_timeline_current_step_and_data(db: Data
     facts = section(html, "业务数据")
     for value in ("广东省人民医院", "13800002002", "GZ-ZX-0002", "专线中断"):
         assert value in facts
+    labelled = dict(re.findall(r"<dt>([^<]+)</dt><dd>([^<]*)</dd>", facts))  # form labels, option labels, 是/否
+    assert labelled["客户名称"] == "广东省人民医院" and labelled["客户电话"] == "13800002002"
+    assert labelled["VIP 客户"] == "否" and "customer_phone" not in labelled
+    internals = re.search(r'<details class="other-vars">(.*?)</details>', facts, re.S).group(1)  # type: ignore[union-attr]
+    assert "<code>route</code>" in internals  # the engine's own variables are folded away, not mixed in
     timeline = re.search(r'<ol class="timeline" id="timeline">(.*?)</ol>', html, re.S).group(1)  # type: ignore[union-attr]
     for label in ("发起工单", "任务到达", "提交", "自动环节完成", "签收"):
         assert label in timeline, label

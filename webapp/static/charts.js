@@ -15,13 +15,13 @@
   const open = data.open || [];
   chart("chart-open", {
     xAxis: { type: "category", data: open.map(function (r) { return r.step; }), axisLabel: { rotate: 30 } },
-    yAxis: { type: "value" }, legend: { data: [label.open, label.overdue], top: 0 },
+    yAxis: { type: "value", minInterval: 1 }, legend: { data: [label.open, label.overdue], top: 0 },
     series: [{ name: label.open, type: "bar", data: open.map(function (r) { return r.open; }) },
              { name: label.overdue, type: "bar", data: open.map(function (r) { return r.overdue; }), itemStyle: { color: "#c62828" } }]
   });
   const days = data.throughput || [];
   chart("chart-throughput", {
-    xAxis: { type: "category", data: days.map(function (d) { return d[0].slice(5); }) }, yAxis: { type: "value" },
+    xAxis: { type: "category", data: days.map(function (d) { return d[0].slice(5); }) }, yAxis: { type: "value", minInterval: 1 },
     series: [{ name: label.done, type: "line", smooth: true, areaStyle: {}, data: days.map(function (d) { return d[1]; }) }]
   });
   const handling = (data.handling || []).slice(0, 15);
