@@ -6,8 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy.orm import Session
+
 from engine.db import utcnow
-from engine.registry import HandlerRegistry
+from engine.registry import HandlerRegistry, ListenerContext
 from engine.repository.cache import SpecCache
 from engine.sla.service import SlaService
 from engine.spiff.serializer import WorkflowCodec
@@ -33,3 +35,7 @@ class EngineContext:
     codec: WorkflowCodec = field(default_factory=WorkflowCodec)
     specs: SpecCache = field(default_factory=SpecCache)
     sla: SlaService = field(default_factory=SlaService)
+
+    def emit(self, event: str, session: Session, now: datetime, subject: object) -> None:
+        """Call the lifecycle listeners of ``event`` inside the caller's transaction."""
+        self.handlers.emit(event, ListenerContext(session, now, self.sla), subject)

@@ -87,7 +87,3 @@ class ScriptError(EomsError):
     code = "script_failed"
 
 
-class EngineStall(EomsError):
-    """The instance cannot move on although it is not finished; recorded as an incident, never silent."""
-
-    code = "stalled"

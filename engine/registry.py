@@ -7,14 +7,17 @@ whatever it raises becomes an incident on the instance.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from engine.errors import EomsError
+
+if TYPE_CHECKING:
+    from engine.sla.service import SlaService
 
 
 @dataclass(frozen=True)
@@ -61,10 +64,12 @@ LISTENER_EVENTS = ("task_completed", "instance_completed", "instance_cancelled")
 
 @dataclass(frozen=True)
 class ListenerContext:
-    """What a lifecycle listener gets: the session (its writes are part of the same transaction) and the time."""
+    """What a lifecycle listener gets: the session (its writes are part of the same transaction), the time, and
+    the engine's working calendars."""
 
     session: Session
     now: datetime
+    sla: SlaService
 
 
 class HandlerRegistry:
@@ -93,9 +98,6 @@ class HandlerRegistry:
             raise EomsError(f"job kind '{kind}' is already registered")
         self._jobs[kind] = HandlerInfo(kind, func, description or (func.__doc__ or "").strip())
 
-    def job_kinds(self) -> list[str]:
-        return sorted(self._jobs)
-
     def run_job(self, kind: str, ctx: JobContext, payload: dict[str, Any]) -> Any:
         info = self._jobs.get(kind)
         if info is None:
@@ -106,12 +108,6 @@ class HandlerRegistry:
         if name in self._handlers:
             raise EomsError(f"handler '{name}' is already registered")
         self._handlers[name] = HandlerInfo(name, func, description or (func.__doc__ or "").strip())
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._handlers
-
-    def __iter__(self) -> Iterator[HandlerInfo]:
-        return iter(sorted(self._handlers.values(), key=lambda h: h.name))
 
     def names(self) -> list[str]:
         return sorted(self._handlers)

@@ -13,10 +13,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.attachments.service import AttachmentPolicy
 from engine.core import ProcessEngine
+from engine.db import utcnow
 from engine.jobs.worker import Worker
-from engine.registry import HandlerRegistry
 from engine.runtime.models import ProcessInstance
 from engine.tasks.models import HumanTask
 from handlers.dispatch import add_rule
@@ -43,12 +42,15 @@ class DemoSummary:
     instances_created: int = 0
 
 
-def seed_demo(handlers: HandlerRegistry, sessions: sessionmaker[Session], processes_dir: Path,
-              password: str = DEFAULT_PASSWORD, now: Callable[[], datetime] | None = None,
-              storage_dir: Path | None = None) -> DemoSummary:
-    """Create what is missing; running it twice changes nothing the second time."""
+EngineFactory = Callable[[Callable[[], datetime]], ProcessEngine]
+
+
+def seed_demo(make_engine: EngineFactory, sessions: sessionmaker[Session], processes_dir: Path,
+              password: str = DEFAULT_PASSWORD, now: Callable[[], datetime] | None = None) -> DemoSummary:
+    """Create what is missing; running it twice changes nothing the second time. ``make_engine(clock)`` builds
+    the engine as configured, on a given clock."""
     summary = DemoSummary()
-    pe = ProcessEngine(handlers)
+    pe = make_engine(now or utcnow)
     with sessions.begin() as s:
         _organisation(pe, s, password, summary)
         _routing_and_inventory(s)
@@ -61,7 +63,7 @@ def seed_demo(handlers: HandlerRegistry, sessions: sessionmaker[Session], proces
     with sessions() as s:
         seeded = s.scalar(select(ProcessInstance.id).where(ProcessInstance.business_key.like("DEMO-%")).limit(1))
     if seeded is None:
-        stories = DemoStories(handlers, sessions, now or pe.ctx.clock, storage_dir)
+        stories = DemoStories(make_engine, sessions, now or pe.ctx.clock)
         summary.instances_created = stories.run()
     return summary
 
@@ -107,18 +109,12 @@ def _routing_and_inventory(s: Session) -> None:
 class DemoStories:
     """Work orders told as stories: started some hours (or weeks) ago, moved on step by step."""
 
-    def __init__(self, handlers: HandlerRegistry, sessions: sessionmaker[Session], now: Callable[[], datetime],
-                 storage_dir: Path | None):
-        self.handlers, self.sessions, self.now = handlers, sessions, now
+    def __init__(self, make_engine: EngineFactory, sessions: sessionmaker[Session], now: Callable[[], datetime]):
+        self.sessions, self.now = sessions, now
         self.moment = now()
-        self.storage_dir = storage_dir
-        self.pe = self._engine()
+        self.pe = make_engine(lambda: self.moment)  # each story step happens at its own moment in the past
+        self.worker = Worker(self.pe, sessions, "demo-seed")
         self.count = 0
-
-    def _engine(self) -> ProcessEngine:
-
-        policy = AttachmentPolicy(self.storage_dir) if self.storage_dir else None
-        return ProcessEngine(self.handlers, clock=lambda: self.moment, attachments=policy)
 
     def start(self, key: str, city: str, starter: str, hours_ago: float, data: dict[str, Any],
               org: str | None = None) -> int:
@@ -149,7 +145,7 @@ class DemoStories:
     def work(self, minutes: float = 5) -> None:
         """Let the worker do what is due (jobs such as the network activation), a little later."""
         self.moment += timedelta(minutes=minutes)
-        Worker(self.pe, self.sessions, "demo-seed").tick()
+        self.worker.tick()
 
     def run(self) -> int:
         self.faults()
@@ -157,6 +153,7 @@ class DemoStories:
         self.insale()
         self.workplans()
         self.provisioning()
+        self.worker.stopped()
         return self.count
 
     # -- the stories -------------------------------------------------------------------------------------------

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable
-from datetime import time
 
 from engine.errors import EomsError
 from engine.registry import HandlerRegistry
-from engine.sla.calendar import DEFAULT_WINDOWS
-from engine.sla.service import SlaService
 from handlers import crm, dispatch, kpi, network, resources, sms
 from handlers.network import NetworkManager, SimulatedNetworkManager
 from handlers.sms.backends import make_backend
@@ -19,8 +16,7 @@ from handlers.sms.backends import make_backend
 def build_registry(*, sms_backend: str = "outbox", sms_http_url: str | None = None,
                    sms_http_token: str | None = None, crm_webhook_url: str | None = None,
                    crm_webhook_token: str | None = None, network_manager: NetworkManager | None = None,
-                   network_max_attempts: int = 3, work_windows: tuple[tuple[time, time], ...] = DEFAULT_WINDOWS,
-                   plugins: Iterable[str] = ()) -> HandlerRegistry:
+                   network_max_attempts: int = 3, plugins: Iterable[str] = ()) -> HandlerRegistry:
     """A registry with every built-in handler, plus those registered by each plugin module's
     ``register(registry)`` function."""
     registry = HandlerRegistry()
@@ -29,7 +25,7 @@ def build_registry(*, sms_backend: str = "outbox", sms_http_url: str | None = No
     resources.register(registry)
     network.register(registry, network_manager or SimulatedNetworkManager(), network_max_attempts)
     crm.register(registry, crm_webhook_url, crm_webhook_token)
-    kpi.register(registry, SlaService(work_windows))
+    kpi.register(registry)
     for name in plugins:
         try:
             module = importlib.import_module(name)

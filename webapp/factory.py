@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, redirect, render_template, request, url_for
+from flask import Flask, g, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.wrappers import Response
@@ -84,7 +84,3 @@ def _error_pages(app: Flask) -> None:
     @app.errorhandler(500)
     def server_error(_err: Exception) -> tuple[str, int]:
         return render_template("error.html", code=500, message=i18n.gettext("系统内部错误，请稍后再试。")), 500
-
-    @app.before_request
-    def _remember_path() -> None:
-        g.path = request.path

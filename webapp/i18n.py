@@ -9,14 +9,14 @@ from zoneinfo import ZoneInfo
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, redirect, request, session
-from flask_babel import Babel, gettext, lazy_gettext, ngettext
+from flask_babel import Babel, gettext, lazy_gettext
 from werkzeug.wrappers import Response
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LANGUAGES = {"zh_CN": "中文", "en": "English"}
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
-__all__ = ["LANGUAGES", "gettext", "init_app", "lazy_gettext", "ngettext"]
+__all__ = ["LANGUAGES", "gettext", "init_app", "lazy_gettext"]
 
 
 def current_language() -> str:
@@ -37,6 +37,16 @@ def compile_catalogs() -> None:
 
 def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return value.astimezone(SHANGHAI).strftime(fmt) if value else "—"
+
+
+def local_midnight(moment: datetime) -> datetime:
+    """The start of ``moment``'s day in Beijing time."""
+    return moment.astimezone(SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def month_start(moment: datetime) -> datetime:
+    """The start of ``moment``'s month in Beijing time."""
+    return local_midnight(moment).replace(day=1)
 
 
 def duration_text(seconds: float) -> str:

@@ -1,4 +1,6 @@
-"""Front-end libraries installed from npm (package.json + lock file), served locally: no CDN."""
+"""Front-end libraries installed from npm (package.json + lock file), served locally: no CDN. Only the files
+the pages use are served; add an entry when a page needs another (the diagram designer: bpmn-js modeler,
+form-js editor)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,6 @@ bp = Blueprint("vendor", __name__, url_prefix="/vendor")
 FILES = {
     "htmx.min.js": "htmx.org/dist/htmx.min.js",
     "bpmn-viewer.js": "bpmn-js/dist/bpmn-navigated-viewer.production.min.js",
-    "bpmn-modeler.js": "bpmn-js/dist/bpmn-modeler.production.min.js",
     "bpmn-js.css": "bpmn-js/dist/assets/bpmn-js.css",
     "diagram-js.css": "bpmn-js/dist/assets/diagram-js.css",
     "bpmn-font/css/bpmn.css": "bpmn-js/dist/assets/bpmn-font/css/bpmn.css",
@@ -21,10 +22,6 @@ FILES = {
     "bpmn-font/font/bpmn.eot": "bpmn-js/dist/assets/bpmn-font/font/bpmn.eot",
     "bpmn-font/font/bpmn.svg": "bpmn-js/dist/assets/bpmn-font/font/bpmn.svg",
     "echarts.min.js": "echarts/dist/echarts.min.js",
-    "form-viewer.js": "@bpmn-io/form-js/dist/form-viewer.umd.js",
-    "form-editor.js": "@bpmn-io/form-js/dist/form-editor.umd.js",
-    "form-js.css": "@bpmn-io/form-js/dist/assets/form-js.css",
-    "form-js-editor.css": "@bpmn-io/form-js/dist/assets/form-js-editor.css",
 }
 
 

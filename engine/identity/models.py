@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, Select, String, Table, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from engine.db import Base, UTCDateTime, utcnow
 
@@ -62,3 +62,14 @@ class User(Base):
 
     org_unit: Mapped[OrgUnit] = relationship()
     posts: Mapped[list[Post]] = relationship(secondary=user_post, order_by=Post.code)
+
+
+def subtree_ids(path: str | None) -> Select[tuple[int]]:
+    """The ids of the org unit at ``path`` and every unit below it (none for a unit that does not exist)."""
+    return select(OrgUnit.id).where(OrgUnit.path.startswith(path if path else "/none/"))
+
+
+def unit_subtree_ids(session: Session, unit_id: int) -> Select[tuple[int]]:
+    """:func:`subtree_ids` for the unit with id ``unit_id``."""
+    unit = session.get(OrgUnit, unit_id)
+    return subtree_ids(unit.path if unit else None)

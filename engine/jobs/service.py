@@ -37,10 +37,11 @@ class JobPolicy:
 def enqueue(session: Session, kind: str, payload: dict[str, Any], key: str, *, now: datetime,
             due_at: datetime | None = None, max_attempts: int = 5, instance_id: int | None = None) -> Job:
     """Add a job in the caller's transaction; a job with the same idempotency key is returned instead."""
+    key = key[:200]  # the stored length: a longer key must find the job it made before
     existing = session.scalar(select(Job).where(Job.idempotency_key == key))
     if existing is not None:
         return existing
-    job = Job(kind=kind, payload=payload, idempotency_key=key[:200], status="pending", due_at=due_at or now,
+    job = Job(kind=kind, payload=payload, idempotency_key=key, status="pending", due_at=due_at or now,
               max_attempts=max_attempts, instance_id=instance_id, created_at=now, updated_at=now)
     try:
         with session.begin_nested():
@@ -133,12 +134,13 @@ class JobService:
         except Exception as err:  # any failure of the outside world is retried, never lost
             self._failed(session, job, f"{type(err).__name__}: {err}", now)
             return job.status
+        had_failed = job.last_error is not None  # only a job that failed before can have an open incident
         job.status, job.finished_at, job.updated_at = "done", now, now
         job.locked_by = job.locked_until = None
         job.last_error = None
         job.result = result if isinstance(result, dict) else None
         self._send_reply(session, job, {"ok": True, "result": job.result})
-        for incident in self._open_incidents(session, job.id):
+        for incident in self._open_incidents(session, job.id) if had_failed else ():
             incident.status, incident.resolved_at, incident.updated_at = "resolved", now, now
             if job.instance_id:
                 record(session, job.instance_id, "incident_resolved", payload={"incident_id": incident.id}, at=now)

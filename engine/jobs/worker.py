@@ -13,11 +13,11 @@ import uuid
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.core import ProcessEngine
-from engine.errors import EomsError
+from engine.errors import ConcurrencyConflict, EomsError
 from engine.identity.models import OrgUnit
 from engine.jobs.models import TimerSchedule, WorkerHeartbeat
 from engine.runtime.models import ProcessInstance
@@ -26,6 +26,7 @@ from engine.sla.scanner import scan_deadlines
 log = logging.getLogger("eoms.worker")
 MAINTENANCE_EVERY = timedelta(hours=1)
 HEARTBEAT_EVERY = timedelta(seconds=5)
+TIMER_RETRY_DELAY = timedelta(minutes=5)  # a timer whose instance fails to advance is tried again after this
 
 
 @dataclass
@@ -88,23 +89,36 @@ class Worker:
     def _fire_timers(self, report: TickReport) -> None:
         seen: list[int] = []
         while report.timers_fired < self.batch:
-            with self.sessions.begin() as s:
-                now = self.pe.ctx.clock()
-                query = (select(ProcessInstance)
-                         .where(ProcessInstance.status == "running", ProcessInstance.next_timer_at < now)
-                         .order_by(ProcessInstance.next_timer_at).limit(1))
-                if seen:
-                    query = query.where(ProcessInstance.id.not_in(seen))
-                if self._postgres(s):
-                    query = query.with_for_update(skip_locked=True)
-                instance = s.scalar(query)
-                if instance is None:
-                    return
-                seen.append(instance.id)
-                op = self.pe.runtime.open(s, instance, None)
-                op.advance()
-                op.save()
-                report.timers_fired += 1
+            try:
+                with self.sessions.begin() as s:
+                    now = self.pe.ctx.clock()
+                    query = (select(ProcessInstance)
+                             .where(ProcessInstance.status == "running", ProcessInstance.next_timer_at < now)
+                             .order_by(ProcessInstance.next_timer_at).limit(1))
+                    if seen:
+                        query = query.where(ProcessInstance.id.not_in(seen))
+                    if self._postgres(s):
+                        query = query.with_for_update(skip_locked=True)
+                    instance = s.scalar(query)
+                    if instance is None:
+                        return
+                    seen.append(instance.id)
+                    op = self.pe.runtime.open(s, instance, None)
+                    op.advance()
+                    op.save()
+                    report.timers_fired += 1
+            except ConcurrencyConflict:
+                continue  # someone saved the instance meanwhile; its timer is looked at again next tick
+            except Exception as err:  # one broken instance must not hold up every other timer
+                report.errors += 1
+                log.exception("worker %s: timer of instance %s failed: %s", self.id, seen[-1], err)
+                self._postpone_timer(seen[-1])
+
+    def _postpone_timer(self, instance_id: int) -> None:
+        """Look at a failing instance's timer again after a while rather than first thing every tick."""
+        with self.sessions.begin() as s:
+            s.execute(update(ProcessInstance).where(ProcessInstance.id == instance_id)
+                      .values(next_timer_at=self.pe.ctx.clock() + TIMER_RETRY_DELAY))
 
     def _start_scheduled(self, report: TickReport) -> None:
         while report.processes_started < self.batch:
@@ -145,8 +159,13 @@ class Worker:
         with self.sessions.begin() as s:
             claimed = self.pe.jobs.claim(s, self.id, limit=self.batch)
         for job_id in claimed:
-            with self.sessions.begin() as s:
-                status = self.pe.jobs.run(s, job_id, self.id)
+            try:
+                with self.sessions.begin() as s:
+                    status = self.pe.jobs.run(s, job_id, self.id)
+            except Exception as err:  # e.g. the reply's instance changed meanwhile: the claim lapses, it runs again
+                report.errors += 1
+                log.exception("worker %s: job %s failed outside its handler: %s", self.id, job_id, err)
+                continue
             if status == "done":
                 report.jobs_done += 1
             elif status in ("pending", "failed"):

@@ -6,6 +6,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 
@@ -24,9 +25,9 @@ class LoadedDefinition:
     forms: dict[str, int] = field(default_factory=dict)  # formKey → form_definition.id pinned at deploy
     _props: dict[str, TaskProperties] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def start_form(self) -> str | None:
-        """The formKey of the process's start event, if it has one."""
+        """The formKey of the process's start event, if it has one (looked up once per loaded definition)."""
         for task_spec in self.spec.task_specs.values():
             if type(task_spec).__name__ == "StartEvent" and getattr(task_spec, "bpmn_id", None):
                 key = getattr(task_spec, "extensions", {}).get("properties", {}).get("formKey")

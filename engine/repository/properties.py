@@ -25,10 +25,6 @@ class TaskProperties:
     post_var: str | None = None  # data variable naming the post the task goes to (instead of the lane)
     org_unit_var: str | None = None  # data variable naming the org unit the task goes to
 
-    @property
-    def has_limit(self) -> bool:
-        return self.time_limit is not None or self.time_limit_expr is not None
-
 
 def parse_task_properties(props: dict[str, str]) -> tuple[TaskProperties, list[tuple[str, str]]]:
     """Parse the property dict; returns the result and a list of ``(property, problem)`` pairs."""

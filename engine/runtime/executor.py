@@ -29,7 +29,7 @@ from engine.context import EngineContext
 from engine.db import is_write_conflict
 from engine.errors import ConcurrencyConflict, NotFound
 from engine.history.service import record
-from engine.registry import HandlerContext, ListenerContext
+from engine.registry import HandlerContext
 from engine.repository.cache import LoadedDefinition
 from engine.repository.models import ProcessDefinition
 from engine.runtime.models import Incident, ProcessInstance
@@ -116,10 +116,6 @@ class InstanceOperation:
         if stall is not None:
             self._open_incident(None, "stall", stall)
 
-    def run_task(self, task: Task) -> None:
-        """Run a task the caller checked (a human task being completed, an errored step being retried)."""
-        self.advance(first=task)
-
     def _record_step(self, task: Task) -> None:
         spec = task.task_spec
         if type(spec).__name__ in AUTOMATIC_RECORDED:
@@ -165,7 +161,7 @@ class InstanceOperation:
                                    Incident.node_id == node_id, Incident.kind == kind)
         )
         if existing is not None:
-            existing.message, existing.kind, existing.spiff_task_id = message, kind, spiff_id
+            existing.message, existing.spiff_task_id = message, spiff_id
             existing.attempts += 1
             existing.updated_at = self.now
             self.incident = existing
@@ -197,7 +193,7 @@ class InstanceOperation:
             instance.ended_at = self.now
             if instance.status == "completed":
                 record(self.session, instance.id, "instance_completed", actor_id=self.actor_id, at=self.now)
-                self.ctx.handlers.emit("instance_completed", ListenerContext(self.session, self.now), instance)
+                self.ctx.emit("instance_completed", self.session, self.now, instance)
         instance.state = self.ctx.codec.dump_state(self.workflow)
         instance.serializer_version = SPIFF_FORMAT
         instance.next_timer_at = next_timer_due(self.workflow) if instance.status == "running" else None

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, exists, func, or_, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from engine.errors import InvalidInput
-from engine.identity.models import OrgUnit, User
+from engine.identity.models import User, subtree_ids, unit_subtree_ids
 from engine.repository.models import ProcessDefinition
 from engine.runtime.models import INSTANCE_STATUSES, ProcessInstance
 from engine.tasks.models import HumanTask
@@ -51,8 +51,7 @@ def visible_instances(user: User):  # type: ignore[no-untyped-def]
     if user.role == "admin":
         return true()
     if user.role == "supervisor":
-        subtree = select(OrgUnit.id).where(OrgUnit.path.startswith(user.org_unit.path))
-        return ProcessInstance.org_unit_id.in_(subtree)
+        return ProcessInstance.org_unit_id.in_(subtree_ids(user.org_unit.path))
     post_ids = [p.id for p in user.posts]
     involved = exists().where(
         HumanTask.instance_id == ProcessInstance.id,
@@ -91,9 +90,7 @@ def search_instances(session: Session, user: User, filters: InstanceFilter, *, p
     if f.status:
         query = query.where(ProcessInstance.status == f.status)
     if f.org_unit_id:
-        unit = session.get(OrgUnit, f.org_unit_id)
-        subtree = select(OrgUnit.id).where(OrgUnit.path.startswith(unit.path if unit else "/none/"))
-        query = query.where(ProcessInstance.org_unit_id.in_(subtree))
+        query = query.where(ProcessInstance.org_unit_id.in_(unit_subtree_ids(session, f.org_unit_id)))
     task_conditions = []
     if f.node_id:
         task_conditions.append(HumanTask.node_id == f.node_id)
@@ -115,7 +112,8 @@ def search_instances(session: Session, user: User, filters: InstanceFilter, *, p
         if upper:
             query = query.where(column < upper)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    items = session.scalars(query.order_by(*INSTANCE_SORTS[sort])
+    items = session.scalars(query.options(defer(ProcessInstance.state))  # lists never need the workflow state
+                            .order_by(*INSTANCE_SORTS[sort])
                             .offset((page - 1) * page_size).limit(page_size)).all()
     return Page(items, total, page, page_size)
 

@@ -19,12 +19,12 @@ from sqlalchemy.orm import Session
 from engine.context import EngineContext
 from engine.errors import InvalidInput, InvalidState, NotAllowed, NotFound
 from engine.forms.service import FormService
+from engine.history.models import HistoryEvent
 from engine.history.service import record
 from engine.identity.access import in_scope, oversees
 from engine.identity.models import OrgUnit, User
 from engine.identity.service import IdentityService
 from engine.jobs.service import cancel_jobs, reset_job
-from engine.registry import ListenerContext
 from engine.repository.models import ProcessDefinition
 from engine.runtime.executor import (
     InstanceOperation,
@@ -37,6 +37,7 @@ from engine.runtime.models import Incident, ProcessInstance
 from engine.spiff.stepping import all_tasks
 from engine.spiff.timers import fire_start_timers
 from engine.tasks.models import HumanTask
+from engine.tasks.projection import stored_limit_properties
 
 MAX_DATA_BYTES = 256 * 1024
 
@@ -174,7 +175,7 @@ class RuntimeService:
             record(session, instance.id, "instance_cancelled", actor_id=actor.id, at=op.now,
                    payload={"reason": reason})
             cancel_jobs(session, instance.id, op.now)  # a queued activation must not configure a cancelled order
-            self.ctx.handlers.emit("instance_cancelled", ListenerContext(session, op.now), instance)
+            self.ctx.emit("instance_cancelled", session, op.now, instance)
             op.save(reason="instance cancelled")
             for incident in self._open_incidents(session, instance.id):
                 incident.status, incident.resolved_at, incident.resolved_by_id = "resolved", op.now, actor.id
@@ -272,17 +273,22 @@ class RuntimeService:
 
     def _retry_deadlines(self, session: Session, instance: ProcessInstance, incident: Incident,
                          actor_id: int | None, now: datetime) -> None:
-        """Recompute the deadlines of the instance's open tasks now that the calendar may have the year."""
+        """Recount the deadlines of the instance's open tasks now that the calendar may have the year: each from
+        the limit and calendar stored on its row; a deadline a supervisor extended is left as granted."""
         definition = load_definition(self.ctx, session, instance.definition_id)
-        rows = session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id,
-                                                       HumanTask.status == "ready")).all()
+        extended = select(HistoryEvent.human_task_id).where(HistoryEvent.instance_id == instance.id,
+                                                            HistoryEvent.event_type == "task_extended",
+                                                            HistoryEvent.human_task_id.is_not(None))
+        rows = session.scalars(select(HumanTask).where(
+            HumanTask.instance_id == instance.id, HumanTask.status == "ready", HumanTask.time_limit.is_not(None),
+            HumanTask.id.not_in(extended))).all()
         problems = []
         for row in rows:
             spec = definition.find_task_spec(row.node_id)
             if spec is None:
                 continue
-            times = self.ctx.sla.deadlines(session, definition.task_properties(spec), row.created_at,
-                                           timedelta(seconds=row.paused_seconds))
+            times = self.ctx.sla.deadlines(session, stored_limit_properties(definition.task_properties(spec), row),
+                                           row.created_at, timedelta(seconds=row.paused_seconds))
             if times.problem:
                 problems.append(times.problem)
                 continue

@@ -58,10 +58,10 @@ def compute_deadlines(props: TaskProperties, start: datetime, calendar: Calendar
     if props.time_limit is None:
         return NO_DEADLINES
     due = calendar.due(start, props.time_limit)
-    budget = calendar.working_between(start, due)
     warn = None
     if props.warn_before is not None:
         warn = max(calendar.before(due, props.warn_before), start)  # a lead longer than the limit warns at once
     elif props.warn_percent is not None:
+        budget = calendar.working_between(start, due)
         warn = calendar.add_working(start, budget * props.warn_percent / 100)
     return Deadlines(warn_at=warn, due_at=due)

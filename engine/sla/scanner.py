@@ -60,7 +60,7 @@ def scan_deadlines(session: Session, identity: IdentityService, now: datetime, l
         users = recipients(session, identity, row)
         record(session, row.instance_id, "task_warned", human_task_id=row.id, node_id=row.node_id, at=now,
                payload={"to": users, "due_at": row.due_at.isoformat() if row.due_at else None})
-        _sms(session, "warning", users, task_params(session, row), f"sla-warning:{row.id}", row, now)
+        notify_sms(session, "warning", users, task_params(session, row), f"sla-warning:{row.id}", row, now)
         fired += 1
     for row in _pending(session, HumanTask.due_at, HumanTask.overdue_at, now, limit):
         row.overdue_at = now
@@ -68,17 +68,18 @@ def scan_deadlines(session: Session, identity: IdentityService, now: datetime, l
         users = recipients(session, identity, row)
         record(session, row.instance_id, "task_overdue", human_task_id=row.id, node_id=row.node_id, at=now,
                payload={"to": users, "due_at": row.due_at.isoformat() if row.due_at else None})
-        _sms(session, "overdue", users, params, f"sla-overdue:{row.id}", row, now)
+        notify_sms(session, "overdue", users, params, f"sla-overdue:{row.id}", row, now)
         bosses = [u.id for u in identity.supervisors_for(session, row.org_unit_id)]
         record(session, row.instance_id, "task_escalated", human_task_id=row.id, node_id=row.node_id, at=now,
                payload={"to": bosses})
-        _sms(session, "escalation", bosses, params, f"sla-escalation:{row.id}", row, now)
+        notify_sms(session, "escalation", bosses, params, f"sla-escalation:{row.id}", row, now)
         fired += 1
     return fired
 
 
-def _sms(session: Session, template: str, user_ids: list[int], params: dict[str, str], key: str,
-         row: HumanTask, now: datetime) -> None:
+def notify_sms(session: Session, template: str, user_ids: list[int], params: dict[str, str], key: str,
+               row: HumanTask, now: datetime) -> None:
+    """Queue the SMS ``template`` about ``row`` to ``user_ids`` as one job (once per ``key``)."""
     if not user_ids:
         return
     enqueue(session, SMS_JOB, {"template": template, "to": [{"user_id": u} for u in user_ids], "params": params},

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import TypeVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -15,6 +16,8 @@ from engine.sla.calendar import DEFAULT_WINDOWS, SHANGHAI, CalendarNotCovered, D
 from engine.sla.deadlines import Calendar, ContinuousCalendar, Deadlines, compute_deadlines
 from engine.sla.durations import Duration
 from engine.sla.models import CalendarDay, CalendarYear
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -48,52 +51,46 @@ class SlaService:
     def _weekday_fallback(self, session: Session) -> WorkdayCalendar:
         return WorkdayCalendar(self.day_kinds(session, assume_weekdays=frozenset(range(1900, 2200))), self.windows)
 
+    def _counted(self, session: Session, name: str | None, use: Callable[[Calendar], T]) -> tuple[T, str | None]:
+        """``use`` applied to the calendar called ``name`` (``24x7`` when None). A year without holiday data does
+        not stop the work: it is counted on plain weekdays, and the second value says why."""
+        try:
+            return use(self.calendar(session, name or "24x7")), None
+        except CalendarNotCovered as err:
+            return use(self._weekday_fallback(session)), f"{err}; until then deadlines are counted on Monday–Friday"
+
     def deadlines(self, session: Session, props: TaskProperties, start: datetime,
                   paused: timedelta = timedelta(0)) -> TaskDeadlines:
-        """Warn and due time of a task arriving at ``start`` (moved later by ``paused`` counted time).
+        """Warn and due time of a task arriving at ``start`` (moved later by ``paused`` counted time);
+        ``problem`` says when a year lacked holiday data and plain weekdays were counted instead."""
+        if props.time_limit is None:
+            return TaskDeadlines(None, None)  # no limit: nothing to count, no calendar to read
 
-        A year without holiday data does not stop the work: the deadline is counted on plain weekdays for that
-        year and ``problem`` says so loudly."""
-        calendar = self.calendar(session, props.calendar)
-        problem = None
-        try:
+        def count(calendar: Calendar) -> Deadlines:
             times = compute_deadlines(props, start, calendar)
-        except CalendarNotCovered as err:
-            calendar = self._weekday_fallback(session)
-            times = compute_deadlines(props, start, calendar)
-            problem = f"{err}; until then deadlines are counted on Monday–Friday"
-        if paused > timedelta(0):
-            times = Deadlines(times.warn_at and calendar.add_working(times.warn_at, paused),
-                              times.due_at and calendar.add_working(times.due_at, paused))
+            if paused <= timedelta(0):
+                return times
+            return Deadlines(times.warn_at and calendar.add_working(times.warn_at, paused),
+                             times.due_at and calendar.add_working(times.due_at, paused))
+
+        times, problem = self._counted(session, props.calendar, count)
         return TaskDeadlines(times.warn_at, times.due_at, problem)
 
-    def paused_time(self, session: Session, calendar_name: str | None, paused_from: datetime,
-                    paused_to: datetime) -> timedelta:
-        """The counted time of a pause (working time on ``workday``), weekdays where a year lacks data."""
-        calendar = self.calendar(session, calendar_name or "24x7")
-        try:
-            return calendar.working_between(paused_from, paused_to)
-        except CalendarNotCovered:
-            return self._weekday_fallback(session).working_between(paused_from, paused_to)
+    def counted_time(self, session: Session, calendar_name: str | None, start: datetime, end: datetime) -> timedelta:
+        """The time between ``start`` and ``end`` that counts on the calendar (working time on ``workday``): a
+        pause, or a step's handling time."""
+        return self._counted(session, calendar_name, lambda c: c.working_between(start, end))[0]
 
     def shift(self, session: Session, calendar_name: str | None, moment: datetime | None,
               paused: timedelta) -> datetime | None:
         """``moment`` moved later by ``paused`` counted time."""
         if moment is None or paused <= timedelta(0):
             return moment
-        calendar = self.calendar(session, calendar_name or "24x7")
-        try:
-            return calendar.add_working(moment, paused)
-        except CalendarNotCovered:
-            return self._weekday_fallback(session).add_working(moment, paused)
+        return self._counted(session, calendar_name, lambda c: c.add_working(moment, paused))[0]
 
     def extend(self, session: Session, calendar_name: str | None, moment: datetime, extra: Duration) -> datetime:
         """``moment`` plus ``extra`` counted on the task's calendar (an extension of its deadline)."""
-        calendar = self.calendar(session, calendar_name or "24x7")
-        try:
-            return calendar.due(moment, extra)
-        except CalendarNotCovered:
-            return self._weekday_fallback(session).due(moment, extra)
+        return self._counted(session, calendar_name, lambda c: c.due(moment, extra))[0]
 
     # -- administration ----------------------------------------------------------------------------------
     def set_day(self, session: Session, day: date, *, is_workday: bool, note: str = "",

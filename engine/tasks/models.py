@@ -10,9 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db import Base, UTCDateTime, utcnow
 
-OPEN_STATUSES = ("ready",)
-TASK_STATUSES = ("ready", "completed", "cancelled", "returned")
-
 
 class HumanTask(Base):
     """A user task occurrence. Queries read this table, never the instance state."""

@@ -11,7 +11,7 @@ from sqlalchemy import Select, and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidInput
-from engine.identity.models import OrgUnit, User
+from engine.identity.models import User, subtree_ids
 from engine.tasks.models import HumanTask
 
 T = TypeVar("T")
@@ -69,9 +69,8 @@ def scope_condition(user: User, scope: str):  # type: ignore[no-untyped-def]
     if scope == "org":
         if user.role not in ("supervisor", "admin"):
             return false()
-        subtree = select(OrgUnit.id).where(OrgUnit.path.startswith(user.org_unit.path))
         cond = HumanTask.status == "ready"
-        return cond if user.role == "admin" else and_(cond, HumanTask.org_unit_id.in_(subtree))
+        return cond if user.role == "admin" else and_(cond, HumanTask.org_unit_id.in_(subtree_ids(user.org_unit.path)))
     raise InvalidInput(f"scope '{scope}' is not one of {', '.join(SCOPES)}", {"scope": "unknown"})
 
 

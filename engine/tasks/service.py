@@ -19,7 +19,6 @@ from engine.forms.validation import AttachmentCheck
 from engine.history.service import record
 from engine.identity.access import oversees
 from engine.identity.models import User
-from engine.registry import ListenerContext
 from engine.runtime.executor import conflict_guard
 from engine.runtime.models import ProcessInstance
 from engine.runtime.service import RuntimeService, check_data
@@ -102,8 +101,8 @@ class TaskService(HandoverActions, TimingActions):
             row.data = data
             record(session, instance.id, "task_completed", actor_id=user.id, human_task_id=row.id,
                    node_id=row.node_id, payload={"fields": sorted(data)}, at=op.now)
-            self.runtime.ctx.handlers.emit("task_completed", ListenerContext(session, op.now), row)
-            op.run_task(task)
+            self.runtime.ctx.emit("task_completed", session, op.now, row)
+            op.advance(first=task)
             return op.save()
 
     def upload(self, session: Session, task_id: int, user: User, *, filename: str, data: bytes) -> Attachment:

@@ -10,10 +10,9 @@ from engine.errors import InvalidInput, InvalidState, NotAllowed
 from engine.history.service import record
 from engine.identity.access import oversees
 from engine.identity.models import User
-from engine.jobs.service import enqueue
 from engine.runtime.executor import conflict_guard
 from engine.sla.durations import Duration, parse_duration
-from engine.sla.scanner import SMS_JOB, recipients, task_params
+from engine.sla.scanner import notify_sms, recipients, task_params
 from engine.tasks.access import (
     MAX_TEXT,
     actionable_task,
@@ -58,7 +57,7 @@ class TimingActions:
         sla = self.runtime.ctx.sla
         now = self.runtime.ctx.clock()
         paused_from = row.suspended_at
-        paused = sla.paused_time(session, row.calendar, paused_from, now)
+        paused = sla.counted_time(session, row.calendar, paused_from, now)
         with conflict_guard(f"task {task_id}"):
             row.due_at = sla.shift(session, row.calendar, row.due_at, paused)
             row.warn_at = sla.shift(session, row.calendar, row.warn_at, paused)
@@ -85,8 +84,7 @@ class TimingActions:
         session.flush()
         if users:
             params = {**task_params(session, row), "urger": user.display_name, "note": note.strip()[:200]}
-            enqueue(session, SMS_JOB, {"template": "urge", "to": [{"user_id": u} for u in users], "params": params},
-                    f"urge:{row.id}:{event.id}", now=now, instance_id=row.instance_id)
+            notify_sms(session, "urge", users, params, f"urge:{row.id}:{event.id}", row, now)
         return row
 
     def request_extension(self, session: Session, task_id: int, user: User, *, by: str, reason: str) -> HumanTask:
@@ -101,8 +99,7 @@ class TimingActions:
         session.flush()
         if bosses:
             params = {**task_params(session, row), "urger": user.display_name, "note": f"申请延期 {by}：{reason}"}
-            enqueue(session, SMS_JOB, {"template": "urge", "to": [{"user_id": u} for u in bosses], "params": params},
-                    f"extension:{row.id}:{event.id}", now=now, instance_id=row.instance_id)
+            notify_sms(session, "urge", bosses, params, f"extension:{row.id}:{event.id}", row, now)
         return row
 
     def grant_extension(self, session: Session, task_id: int, user: User, *, by: str, reason: str) -> HumanTask:

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import click
 
+from engine.identity.models import ROLES
 from engine.migrate import upgrade_to_head
 from eoms.cli.common import App, emit_json, pass_app, print_table
 from eoms.demo import DEFAULT_PASSWORD, seed_demo
+from eoms.wiring import build_engine
 
 
 def register_admin_commands(cli: click.Group) -> None:
@@ -35,8 +37,7 @@ def init_db(app: App) -> None:
 @pass_app
 def seed_demo_command(app: App, processes_dir: Path, password: str) -> None:
     """Demo organisation, users for every post, the flows deployed and work orders in flight (idempotent)."""
-    summary = seed_demo(app.engine.ctx.handlers, app.sessions, processes_dir, password,
-                        storage_dir=Path(app.settings.storage_dir))
+    summary = seed_demo(lambda clock: build_engine(app.settings, clock), app.sessions, processes_dir, password)
     click.echo(f"deployed: {', '.join(summary.deployed) or '-'}")
     click.echo(f"demo work orders created: {summary.instances_created}")
     click.echo(f"demo users (password: {password}):")
@@ -104,7 +105,7 @@ def user() -> None:
 @click.option("--password", required=True, help="at least 8 characters; stored hashed")
 @click.option("--post", "posts", multiple=True, help="post code; repeat for several posts")
 @click.option("--org", "org_code", required=True, help="org unit code")
-@click.option("--role", type=click.Choice(["user", "supervisor", "analyst", "admin"]), default="user")
+@click.option("--role", type=click.Choice(ROLES), default="user")
 @click.option("--phone", help="mobile number for SMS notices")
 @pass_app
 def user_add(app: App, username: str, display_name: str, password: str, posts: tuple[str, ...],

@@ -10,6 +10,7 @@ import click
 from engine.errors import BpmnValidationError, ValidationIssue
 from engine.forms.service import parse_form
 from engine.tasks.models import HumanTask
+from engine.tasks.queries import SCOPES
 from eoms.cli.common import App, emit_json, iso, local_time, parse_json_object, pass_app, print_table
 
 
@@ -150,7 +151,7 @@ def task_dict(t: HumanTask, names: dict[int, str]) -> dict[str, object]:
 
 @click.command()
 @click.option("--as", "username", required=True, help="whose queue")
-@click.option("--scope", type=click.Choice(["inbox", "mine", "offered", "done", "org"]), default="inbox",
+@click.option("--scope", type=click.Choice(SCOPES), default="inbox",
               help="inbox = mine + unclaimed of my posts")
 @click.option("--page", default=1, show_default=True)
 @click.option("--page-size", default=50, show_default=True)

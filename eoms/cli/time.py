@@ -13,7 +13,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 
+from engine.jobs.models import JOB_STATUSES
 from engine.jobs.worker import Worker
+from engine.repository.properties import CALENDARS
 from engine.sla.calendar import SHANGHAI, CalendarNotCovered
 from engine.sla.durations import parse_duration
 from eoms.cli.common import App, emit_json, iso, local_time, pass_app, print_table
@@ -64,7 +66,7 @@ def calendar() -> None:
 @calendar.command("due")
 @click.argument("start")
 @click.argument("limit")
-@click.option("--calendar", "calendar_name", type=click.Choice(["workday", "24x7"]), default="workday",
+@click.option("--calendar", "calendar_name", type=click.Choice(CALENDARS), default="workday",
               show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
@@ -177,7 +179,7 @@ def sms_outbox(app: App, limit: int, as_json: bool) -> None:
 
 
 @click.command()
-@click.option("--status", type=click.Choice(["pending", "running", "done", "failed", "cancelled"]))
+@click.option("--status", type=click.Choice(JOB_STATUSES))
 @click.option("--limit", default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app

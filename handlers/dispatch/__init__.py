@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.errors import EomsError, InvalidInput, NotFound
-from engine.identity.models import OrgUnit, Post
+from engine.identity.service import IdentityService
 from engine.registry import HandlerContext, HandlerRegistry
 from handlers.dispatch.models import RoutingRule
 
@@ -23,12 +23,11 @@ ANY = "*"
 def add_rule(session: Session, region: str, service_type: str, *, post: str, org_unit: str,
              note: str = "") -> RoutingRule:
     """Add or replace the rule for (region, service type)."""
-    if region != ANY and session.scalar(select(OrgUnit.id).where(OrgUnit.code == region)) is None:
+    identity = IdentityService()
+    if region != ANY and identity.find_org_unit(session, region) is None:
         raise NotFound(f"region '{region}' is not an org unit code")
-    if session.scalar(select(Post.id).where((Post.code == post) | (Post.name == post))) is None:
-        raise NotFound(f"post '{post}' does not exist")
-    if session.scalar(select(OrgUnit.id).where(OrgUnit.code == org_unit)) is None:
-        raise NotFound(f"org unit '{org_unit}' does not exist")
+    identity.get_post(session, post)
+    identity.get_org_unit(session, org_unit)
     if not service_type.strip():
         raise InvalidInput("service type is required (or * for any)", {"service_type": "required"})
     rule = session.scalar(select(RoutingRule).where(RoutingRule.region == region,

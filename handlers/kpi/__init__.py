@@ -10,20 +10,15 @@ from sqlalchemy import func, select
 from engine.history.models import HistoryEvent
 from engine.registry import HandlerRegistry, ListenerContext
 from engine.runtime.models import ProcessInstance
-from engine.sla.calendar import CalendarNotCovered
-from engine.sla.service import SlaService
 from engine.tasks.models import HumanTask
 from handlers.kpi.models import KpiOrder, KpiStep
 
 
-def register(registry: HandlerRegistry, sla: SlaService) -> None:
+def register(registry: HandlerRegistry) -> None:
     def step_done(ctx: ListenerContext, row: HumanTask) -> None:
         done = row.completed_at or ctx.now
         paused = timedelta(seconds=row.paused_seconds or 0)
-        try:
-            working = sla.calendar(ctx.session, row.calendar or "24x7").working_between(row.created_at, done)
-        except CalendarNotCovered:
-            working = done - row.created_at
+        working = ctx.sla.counted_time(ctx.session, row.calendar, row.created_at, done)  # as its deadline counts
         transfers = ctx.session.scalar(select(func.count()).select_from(HistoryEvent).where(
             HistoryEvent.human_task_id == row.id, HistoryEvent.event_type == "task_transferred")) or 0
         ctx.session.add(KpiStep(

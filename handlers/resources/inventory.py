@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidInput
@@ -28,7 +28,8 @@ def add_resources(session: Session, region: str, kind: str, values: Iterable[str
         value = str(value).strip()
         _check_value(kind, value)
         if value and value not in existing:
-            session.add(Resource(region=region, kind=kind, value=value, status="reserved" if reserved else "free"))
+            session.add(Resource(region=region, kind=kind, value=value, status="reserved" if reserved else "free",
+                                 reserved=reserved))
             existing.add(value)
             added += 1
     session.flush()
@@ -104,10 +105,12 @@ def assign(session: Session, region: str, wanted: dict[str, str], *, business_ke
 
 
 def release(session: Session, instance_id: int) -> int:
-    """Free everything allocated to an instance (a cancelled order)."""
+    """Give back everything allocated to an instance (a cancelled order): reserved resources become reserved
+    again, the others free."""
     return session.execute(
         update(Resource).where(Resource.instance_id == instance_id)
-        .values(status="free", business_key=None, instance_id=None, allocated_at=None)
+        .values(status=case((Resource.reserved, "reserved"), else_="free"), business_key=None, instance_id=None,
+                allocated_at=None)
         .execution_options(synchronize_session=False)
     ).rowcount
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db import Base, UTCDateTime
 
 
 class Resource(Base):
-    """One allocatable resource. ``status`` free → allocated (to one work order) → free again on release."""
+    """One allocatable resource. ``status`` free (or reserved) → allocated (to one work order) → back to what it
+    was on release: ``reserved`` remembers a resource kept for 人工调度 while it is allocated."""
 
     __tablename__ = "resource"
     __table_args__ = (
@@ -24,6 +25,7 @@ class Resource(Base):
     kind: Mapped[str] = mapped_column(String(10))  # port | vlan | ip
     value: Mapped[str] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(20), default="free")
+    reserved: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     business_key: Mapped[str | None] = mapped_column(String(200), index=True)
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
     allocated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -8,19 +8,21 @@ from typing import Any
 from sqlalchemy import select
 
 from engine.errors import InvalidInput
-from engine.identity.models import OrgUnit, Post, User
+from engine.identity.models import User
 from engine.identity.service import IdentityService
 from engine.jobs.service import enqueue
 from engine.registry import HandlerContext, HandlerRegistry, JobContext
+from engine.sla.scanner import SMS_JOB
 from handlers.sms.backends import OutgoingSms, SmsBackend
 from handlers.sms.models import SmsMessage
 from handlers.sms.templates import get_template
 
-JOB_KIND = "sms.send"
+JOB_KIND = SMS_JOB  # the engine queues these (deadline warnings, 催办); this module sends them
 
 
 def register(registry: HandlerRegistry, backend: SmsBackend) -> None:
     """Register the SMS service-task handler and the SMS job handler."""
+    identity = IdentityService()
 
     def send_step(ctx: HandlerContext, template: str, to_post: str | None = None, to_org: str | None = None,
                   to_phone: str | None = None, to_user: str | None = None, **params: Any) -> dict[str, Any]:
@@ -28,19 +30,19 @@ def register(registry: HandlerRegistry, backend: SmsBackend) -> None:
         get_template(template)  # an unknown template fails the step now, not later in the worker
         recipients: list[dict[str, Any]] = []
         if to_post:
-            post = ctx.session.scalar(select(Post).where((Post.code == to_post) | (Post.name == to_post)))
+            post = identity.find_post(ctx.session, to_post)
             if post is None:
                 raise InvalidInput(f"sms.send: post '{to_post}' does not exist")
             org_id = ctx.org_unit_id
             if to_org:
-                org_id = ctx.session.scalar(select(OrgUnit.id).where(OrgUnit.code == str(to_org)))
-                if org_id is None:
+                unit = identity.find_org_unit(ctx.session, str(to_org))
+                if unit is None:
                     raise InvalidInput(f"sms.send: org unit '{to_org}' does not exist")
-            holders = IdentityService().holders(ctx.session, post.id, org_id)
-            recipients += [{"user_id": u.id} for u in holders]
+                org_id = unit.id
+            recipients += [{"user_id": u.id} for u in identity.holders(ctx.session, post.id, org_id)]
         if to_user:
-            user = ctx.session.scalar(select(User).where(User.username == to_user))
-            if user is None:
+            user = identity.find_user(ctx.session, to_user)
+            if user is None or not user.is_active:
                 raise InvalidInput(f"sms.send: user '{to_user}' does not exist")
             recipients.append({"user_id": user.id})
         if to_phone:

@@ -553,3 +553,27 @@ def test_retrying_a_calendar_incident_keeps_the_time_a_task_was_suspended(pe, db
     row = task_row(db, task_id)
     # the right deadlines (due Tue 01-05 15:00, warn 09:30) moved later by the 2.5 h paused
     assert (row.due_at, row.warn_at) == (sh("2027-01-05 17:30"), sh("2027-01-05 12:00"))
+
+
+def test_retrying_a_calendar_incident_recounts_each_task_from_its_own_limit(pe, db, deploy, clock):
+    """A limit given by an expression is evaluated once and kept on the row: recounting uses it (rather than
+    finding no limit and wiping the deadline); a deadline a supervisor extended stays as granted."""
+    deploy("calendar/limit_expr.bpmn")
+    clock.now = at("2026-12-31 15:00")
+    _, (plain,), plain_incident = start(pe, db, "cal_expr", "WO-EXPR-1")
+    _, (extended,), extended_incident = start(pe, db, "cal_expr", "WO-EXPR-2")
+    assert task_row(db, plain).time_limit == "P1D" and task_row(db, plain).due_at is not None
+    act(pe, db, "grant_extension", extended, "admin", by="PT2H", reason="客户要求改期")
+    granted = task_row(db, extended).due_at
+    with db.sessions.begin() as s:
+        pe.sla.declare_year(s, 2027)
+        pe.sla.set_day(s, date(2027, 1, 1), is_workday=False, note="New Year")
+    clock.now = at("2027-01-04 09:00")
+    for incident_id in {plain_incident, extended_incident}:
+        with db.sessions.begin() as s:
+            pe.runtime.retry_incident(s, incident_id, actor=user(s, pe, "admin"))
+    # one working day from Thu 12-31 15:00, with Fri 01-01 now a holiday: the same time on Mon 01-04
+    assert task_row(db, plain).due_at == sh("2027-01-04 15:00")
+    assert task_row(db, extended).due_at == granted
+    with db.sessions() as s:
+        assert s.scalars(select(Incident).where(Incident.status == "open")).all() == []

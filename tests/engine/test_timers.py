@@ -231,6 +231,23 @@ def test_cancelled_instance_no_longer_waits_for_its_timer(pe, db, deploy, travel
     assert [node for node, _ in fired(db, other)] == ["wait_hour"]
 
 
+def test_an_instance_that_cannot_advance_does_not_hold_up_other_timers(pe, db, deploy, traveller, worker):
+    """The first instance due (by next_timer_at) has an unreadable state: the tick logs it, tries it again only
+    after a delay, and fires the other work order's timer."""
+    deploy("timers/wait_duration.bpmn")
+    broken = start(pe, db, "wait_duration")
+    at(traveller, minutes=1)
+    other = start(pe, db, "wait_duration", business_key="WO-2")
+    with db.sessions.begin() as s:
+        s.get(ProcessInstance, broken).state = "{\"not\": \"a workflow\"}"  # type: ignore[union-attr]
+    moment = at(traveller, minutes=70)
+    report = worker.tick()
+    assert (report.timers_fired, report.errors) == (1, 1)
+    assert [node for node, _ in fired(db, other)] == ["wait_hour"]
+    assert next_timer(db, broken) == moment + timedelta(minutes=5)
+    assert worker.tick().errors == 0  # not retried on every tick
+
+
 # -- boundary timers ---------------------------------------------------------------------------------------
 def test_interrupting_boundary_timer_cancels_the_task(pe, db, deploy, traveller, worker):
     deploy("time/boundary.bpmn")

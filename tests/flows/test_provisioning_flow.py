@@ -577,3 +577,23 @@ def test_cancel_while_activation_is_queued_does_not_configure_the_network(make_p
     assert [(c.business_key, c.config["port"]) for c in network_configs(db)] == [("PROV-0002", pool["port"][0])]
     (job,) = jobs(db, iid, "network.activate")
     assert job.status != "done"
+
+
+def test_cancel_gives_reserved_resources_back_as_reserved(make_pe, db):
+    """Resources kept for 人工调度 and assigned by hand go back to reserved, never to the free pool the
+    automatic allocation takes from."""
+    pe, _ = make_pe()
+    reserved = stock(db, count=1, reserved=True, first=5)
+    iid, _ = start(pe, db, "PROV-0001")
+    assert pass_audit(pe, db, iid) == ["manual"]
+    wanted = {k: v[0] for k, v in reserved.items()}
+    assert complete(pe, db, iid, "manual", "gz_resource_dispatcher",
+                    {"port": wanted["port"], "vlan": int(wanted["vlan"]), "ip": wanted["ip"]}) == []
+    assert allocated_to(db, "PROV-0001") == wanted
+    with db.sessions.begin() as s:
+        pe.runtime.cancel(s, iid, actor=user(s, pe, "sup"), reason="客户撤单")
+    for value in wanted.values():
+        row = resources(db)[value]
+        assert (row.status, row.business_key, row.instance_id) == ("reserved", None, None)
+    other, _ = start(pe, db, "PROV-0002")
+    assert pass_audit(pe, db, other) == ["manual"]  # still not taken automatically

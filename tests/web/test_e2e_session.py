@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from babel.messages.pofile import read_po
 from flask import Flask
 from playwright.sync_api import Browser, Page, expect
@@ -94,6 +95,30 @@ def test_idle_logout_warns_keeps_on_request_and_ends_the_session(db: Database, t
         page.goto(f"{base}/portal/")  # the session is gone
         expect(page).to_have_url(re.compile(r"/auth/login\?next="))
         assert any(IDLE_MESSAGE in text for text in shown), f"no idle message on the login page: {shown}"
+
+
+def test_work_in_another_tab_keeps_an_idle_tab_logged_in(db: Database, tmp_path: Path, deploy_flows,  # type: ignore[no-untyped-def]
+                                                         page: Page) -> None:
+    """The session is shared by the user's tabs: a tab left alone asks the server before it warns or leaves,
+    so it does not log out someone who is working in another tab."""
+    if db.kind != "sqlite":
+        pytest.skip("browser behaviour: the database makes no difference, once is enough")
+    limit = 12  # the warning shows in the last 5 s; the other tab's work keeps the server's count above that
+    app = make_web_app(db, tmp_path, EOMS_IDLE_LOGOUT_SECONDS=str(limit))
+    deploy_flows(app.extensions["eoms"]["engine"])
+    with serve(app) as base:
+        login(page, base, "alice")
+        idle_tab, busy_tab = page, page.context.new_page()
+        started = time.monotonic()
+        while time.monotonic() - started < limit + 4:  # past the limit counted from the idle tab's last load
+            busy_tab.goto(f"{base}/orders/")
+            expect(idle_tab.locator("#idle-warning")).to_be_hidden()
+            time.sleep(1)
+        assert re.search(r"/portal/$", idle_tab.url), idle_tab.url
+        busy_tab.close()
+        # once nobody works any more, the idle tab warns, then leaves
+        expect(idle_tab.locator("#idle-warning")).to_be_visible(timeout=limit * 1000)
+        expect(idle_tab).to_have_url(re.compile(r"/auth/login"), timeout=(limit + 6) * 1000)
 
 
 def english(msgid: str) -> str:

@@ -446,6 +446,7 @@ BAD_QUERIES = [
     "org=999999", "post=999999", "status=bogus", "timing=sometime", "sort=started_desc%27", "started_from=not-a-date",
     "ended_to=2026-13-45", "started_to=2026-02-30", "number=%25", "customer=%27%3B--", "assignee=%20",
     "phone=" + "9" * 500, "step=%00", "customer=a%00b",
+    "page=%C2%B2", "org=%C2%B2", "version=%C2%B2", "post=%D9%A3",  # digits str.isdigit() accepts but int() refuses
 ]
 
 

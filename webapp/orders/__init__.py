@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from io import BytesIO
 from typing import Any
 
@@ -13,13 +13,15 @@ from werkzeug.wrappers import Response
 from engine.errors import EomsError, NotFound
 from engine.forms.validation import FormInvalid
 from engine.runtime.queries import InstanceFilter, can_view_instance, search_instances
+from engine.tasks.access import is_offered_to
 from webapp import db
 from webapp.auth import me
 from webapp.business_data import business_data
 from webapp.formdata import parse_form
 from webapp.i18n import SHANGHAI, current_language, gettext
 from webapp.messages import explain
-from webapp.orders.views_data import EVENT_LABELS, instance_view
+from webapp.orders.views_data import instance_view
+from webapp.params import arg_date, arg_page, day_after
 
 bp = Blueprint("orders", __name__, url_prefix="/orders", template_folder="templates")
 
@@ -65,7 +67,7 @@ def new_flow(key: str) -> Response | str | tuple[str, int]:
             status = 409
         else:
             flash(gettext("工单 %(key)s 已发起。", key=business_key), "info")
-            mine = [t for t in result.tasks if t.post_id in {p.id for p in user.posts}]
+            mine = [t for t in result.tasks if is_offered_to(user, t)]
             return redirect(url_for("tasks.show", task_id=mine[0].id) if mine else
                             url_for("orders.show", instance_id=result.instance.id))
     name = dict(_startable()).get(key, key)
@@ -81,28 +83,18 @@ def _number(key: str) -> str:
     return f"{prefix}{now:%Y%m%d%H%M%S}{datetime.now().microsecond % 1000:03d}"
 
 
-def _date(name: str) -> datetime | None:
-    raw = request.args.get(name, "")
-    try:
-        return datetime.fromisoformat(raw).replace(tzinfo=SHANGHAI) if raw else None
-    except ValueError:
-        return None
-
-
 @bp.get("/")
 @login_required
 def search() -> str:
     s, pe, user = db.session(), db.engine(), me()
-    to = _date("to")
     filters = InstanceFilter(
         business_key=request.args.get("number") or None, customer=request.args.get("customer") or None,
         customer_phone=request.args.get("phone") or None, process_key=request.args.get("flow") or None,
-        status=request.args.get("status") or None, started_from=_date("from"),
-        started_to=to + timedelta(days=1) if to else None,
+        status=request.args.get("status") or None, started_from=arg_date("from"),
+        started_to=day_after(arg_date("to")),
     )
-    page_no = request.args.get("page", "1")
     try:
-        page = search_instances(s, user, filters, page=int(page_no) if page_no.isdigit() else 1)
+        page = search_instances(s, user, filters, page=arg_page())
     except EomsError as err:
         flash(explain(err), "error")
         page = search_instances(s, user, InstanceFilter())
@@ -124,7 +116,7 @@ def show(instance_id: int) -> str:
     view = instance_view(s, instance_id)
     return render_template("orders/show.html", view=view, business=business_data(s, pe, instance),
                            show_other=user.role in ("supervisor", "admin"),
-                           labels=EVENT_LABELS, now=pe.ctx.clock())
+                           now=pe.ctx.clock())
 
 
 @bp.get("/attachments/<int:attachment_id>")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
@@ -12,18 +12,14 @@ from engine.errors import EomsError
 from engine.tasks.queries import TaskFilter
 from webapp import db
 from webapp.auth import me
-from webapp.i18n import SHANGHAI, gettext
+from webapp.i18n import gettext
 from webapp.messages import explain
+from webapp.params import arg_page, parse_local
 from webapp.portal import service
 from webapp.security import local_target
 
 bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates")
 PAGE_SIZE = 10
-
-
-def _int(name: str, default: int = 1) -> int:
-    raw = request.args.get(name, "")
-    return int(raw) if raw.isdigit() and int(raw) > 0 else default
 
 
 @bp.get("/")
@@ -33,27 +29,28 @@ def home() -> str:
     now = pe.ctx.clock()
     todo_sort = request.args.get("todo_sort") if request.args.get("todo_sort") in ("due", "created", "business_key") \
         else "due"
-    todo = pe.tasks.query(s, user, scope="inbox", page=_int("todo_page"), page_size=PAGE_SIZE, sort=todo_sort)
+    todo = pe.tasks.query(s, user, scope="inbox", page=arg_page("todo_page"), page_size=PAGE_SIZE, sort=todo_sort)
     done_q = (request.args.get("done_q") or "").strip()[:100]
-    done = pe.tasks.query(s, user, scope="done", filters=TaskFilter(text=done_q or None), page=_int("done_page"),
+    done = pe.tasks.query(s, user, scope="done", filters=TaskFilter(text=done_q or None), page=arg_page("done_page"),
                           page_size=PAGE_SIZE)
     tips = pe.tasks.query(s, user, scope="inbox", filters=TaskFilter(warn_by=now), page=1, page_size=20)
     week = pe.tasks.query(s, user, scope="inbox", filters=TaskFilter(overdue_at=now + timedelta(days=7)), page=1,
                           page_size=20)
-    org = pe.tasks.query(s, user, scope="org", page=_int("org_page"), page_size=PAGE_SIZE) \
+    org = pe.tasks.query(s, user, scope="org", page=arg_page("org_page"), page_size=PAGE_SIZE) \
         if user.role in ("supervisor", "admin") else None
     entries = service.schedule(s, user, now - timedelta(hours=12))
     agenda = sorted([(t.due_at, "task", t) for t in week.items if t.due_at] +
                     [(e.starts_at, "entry", e) for e in entries], key=lambda item: item[0])
+    announcements = service.announcements(s)
     names = pe.identity.display_names(s, [t.assignee_id for t in todo.items] +
                                       [t.assignee_id for t in (org.items if org else [])] +
-                                      [a.author_id for a in service.announcements(s)])
+                                      [a.author_id for a in announcements])
     panels = service.layout(s, user)
     return render_template(
         "portal/home.html", panels=panels, hidden=[p for p, visible in panels if not visible], todo=todo,
         todo_sort=todo_sort, done=done, org=org,
         done_q=done_q, tips=tips.items, agenda=agenda, notes=service.notes(s, user),
-        announcements=service.announcements(s), names=names, now=now, user=user,
+        announcements=announcements, names=names, now=now, user=user,
     )
 
 
@@ -99,11 +96,7 @@ def delete_note(note_id: int) -> Response:
 @bp.post("/schedule")
 @login_required
 def add_schedule() -> Response:
-    raw = request.form.get("starts_at", "")
-    try:
-        starts = datetime.fromisoformat(raw).replace(tzinfo=SHANGHAI) if raw else None
-    except ValueError:
-        starts = None
+    starts = parse_local(request.form.get("starts_at"))
     if starts is None:
         flash(gettext("请填写有效的日程时间。"), "error")
         return redirect(url_for("portal.home"))

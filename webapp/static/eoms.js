@@ -17,10 +17,32 @@
         .then(function (r) { if (r.ok) { reset(); } else { window.location = body.dataset.logoutUrl; } });
     });
     document.addEventListener("htmx:afterRequest", reset);
+    // The session is shared by the user's tabs: while this tab would warn, it asks the server how much time is
+    // really left (at most every 2 s; work in another tab counts, asking does not), and leaves only when the
+    // server says the time is up.
+    let pending = false, askedAt = 0;
+    function ask(then) {
+      if (pending || Date.now() - askedAt < 2000) { return; }
+      pending = true; askedAt = Date.now();
+      fetch(body.dataset.idleUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : { left: 0 }; })
+        .catch(function () { return { left: 0 }; })
+        .then(function (answer) {
+          pending = false;
+          const rest = Number(answer.left) || 0;
+          deadline = Date.now() + rest * 1000;
+          then(rest);
+        });
+    }
     setInterval(function () {
       const seconds = Math.ceil((deadline - Date.now()) / 1000);
-      if (seconds <= 0) { window.location = body.dataset.logoutUrl; return; }
-      if (seconds <= warnAt) { warning.hidden = false; left.textContent = String(seconds); }
+      if (seconds <= 0) {
+        ask(function (rest) { if (rest <= 0) { window.location = body.dataset.logoutUrl; } });
+      } else if (seconds <= warnAt) {
+        ask(function () {});
+      }
+      warning.hidden = seconds > warnAt || seconds <= 0;
+      left.textContent = String(Math.max(seconds, 0));
     }, 500);
   }
 

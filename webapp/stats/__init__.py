@@ -3,7 +3,7 @@ for a time range and for a number (customer, phone number, circuit); exported to
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, render_template, request
@@ -11,16 +11,12 @@ from flask_login import current_user
 
 from webapp import db
 from webapp.access import roles_required, scope_path
-from webapp.i18n import SHANGHAI, gettext
+from webapp.i18n import gettext, local_midnight, month_start
+from webapp.params import arg_date, arg_int, day_after
 from webapp.stats.export import Table, to_csv, to_xlsx
 from webapp.stats.queries import DIMENSIONS, StatsFilter, flow_names, group_stats, step_stats
 
 bp = Blueprint("stats", __name__, url_prefix="/stats", template_folder="templates")
-
-
-def month_start(moment: datetime) -> datetime:
-    local = moment.astimezone(SHANGHAI)
-    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 def read_filter() -> tuple[StatsFilter, dict[str, str]]:
@@ -28,17 +24,10 @@ def read_filter() -> tuple[StatsFilter, dict[str, str]]:
     now = db.engine().ctx.clock()
     args = {k: v.strip() for k, v in request.args.items() if v and v.strip()}
 
-    def day(name: str, default: datetime) -> datetime:
-        try:
-            return datetime.fromisoformat(args[name]).replace(tzinfo=SHANGHAI) if name in args else default
-        except ValueError:
-            return default
-
-    start = day("from", month_start(now))
-    end = day("to", now.astimezone(SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)) + timedelta(days=1)
-    org = args.get("org", "")
+    start = arg_date("from") or month_start(now)
+    end = day_after(arg_date("to") or local_midnight(now))
     f = StatsFilter(start=start, end=end, org_path=scope_path(), process_key=args.get("flow"),
-                    org_unit_id=int(org) if org.isdigit() else None, customer=args.get("customer"),
+                    org_unit_id=arg_int("org"), customer=args.get("customer"),
                     customer_phone=args.get("phone"), circuit=args.get("circuit"))
     args.setdefault("from", start.date().isoformat())
     args.setdefault("to", (end - timedelta(days=1)).date().isoformat())
@@ -62,9 +51,12 @@ def tables(f: StatsFilter, by: str) -> list[Table]:
                    gettext("P90 处理时长（小时）"), gettext("超时率")]
     step_rows = [[names.get(r.process_key, r.process_key), r.node_name, r.count, hours(r.mean_seconds),
                   hours(r.p90_seconds), percent(r.overdue_rate)] for r in steps]
-    titles = {"person": gettext("按人员"), "post": gettext("按岗位"), "org": gettext("按单位"),
-              "flow": gettext("按流程")}
-    return [(titles[by], header, rows), (gettext("环节处理时长"), step_header, step_rows)]
+    return [(dimension_labels()[by], header, rows), (gettext("环节处理时长"), step_header, step_rows)]
+
+
+def dimension_labels() -> dict[str, str]:
+    """The statistics groupings in the page's language, in the order the page offers them."""
+    return {"person": gettext("按人员"), "post": gettext("按岗位"), "org": gettext("按单位"), "flow": gettext("按流程")}
 
 
 def percent(value: float | None) -> str:
@@ -90,7 +82,7 @@ def index() -> str:
     if current_user.row.role != "admin":
         units = [u for u in units if u.path.startswith(current_user.row.org_unit.path)]
     return render_template("stats/index.html", tables=tables(f, by), args=args, flows=flow_names(s), units=units,
-                           dimensions=DIMENSIONS)
+                           dimensions=dimension_labels())
 
 
 @bp.get("/export.<fmt>")

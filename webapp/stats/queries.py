@@ -4,18 +4,19 @@ fast on hundreds of thousands of work orders."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, literal, select
 from sqlalchemy.orm import Session
 
-from engine.identity.models import OrgUnit, Post, User
+from engine.identity.models import OrgUnit, Post, User, subtree_ids, unit_subtree_ids
 from engine.repository.models import ProcessDefinition
 from engine.runtime.models import ProcessInstance
 from engine.tasks.models import HumanTask
 from handlers.kpi.models import KpiOrder, KpiStep
+from webapp.i18n import gettext
 
 DIMENSIONS = ("person", "post", "org", "flow")
 
@@ -71,7 +72,6 @@ class StepRow:
     p90_seconds: float
     with_limit: int
     late: int
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def overdue_rate(self) -> float | None:
@@ -79,13 +79,11 @@ class StepRow:
 
 
 def _scope_units(session: Session, f: StatsFilter) -> Select[tuple[int]] | None:
-    conditions = []
-    if f.org_path:
-        conditions.append(OrgUnit.path.startswith(f.org_path))
+    """The units counted: the viewer's subtree, narrowed to the chosen unit's subtree; None for everything."""
     if f.org_unit_id:
-        unit = session.get(OrgUnit, f.org_unit_id)
-        conditions.append(OrgUnit.path.startswith(unit.path if unit else "/none/"))
-    return select(OrgUnit.id).where(and_(*conditions)) if conditions else None
+        chosen = unit_subtree_ids(session, f.org_unit_id)
+        return chosen.where(OrgUnit.path.startswith(f.org_path)) if f.org_path else chosen
+    return subtree_ids(f.org_path) if f.org_path else None
 
 
 def _instance_filter(f: StatsFilter) -> Select[tuple[int]] | None:
@@ -216,7 +214,7 @@ def _label(session: Session, by: str, rows: dict[Any, GroupRow]) -> None:
     else:
         names = flow_names(session)
     for key, row in rows.items():
-        row.label = names.get(key, "—") if key is not None else ("未签收" if by == "person" else "—")
+        row.label = names.get(key, "—") if key is not None else (gettext("未签收") if by == "person" else "—")
 
 
 def flow_names(session: Session) -> dict[str, str]:

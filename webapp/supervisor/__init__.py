@@ -5,7 +5,8 @@ the task page; cancel and incident retry here). Administrators also see the inci
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
@@ -24,11 +25,11 @@ from webapp import db
 from webapp.access import roles_required, scope_path
 from webapp.auth import me
 from webapp.business_data import business_data
-from webapp.i18n import SHANGHAI, gettext
+from webapp.i18n import gettext, local_midnight, month_start
 from webapp.messages import explain
-from webapp.orders.views_data import EVENT_LABELS, instance_view
+from webapp.orders.views_data import instance_view
+from webapp.params import arg_date, arg_int, arg_page, day_after
 from webapp.security import local_target
-from webapp.stats import month_start
 from webapp.stats.queries import flow_names
 from webapp.supervisor import dashboard as dashboard_data
 from webapp.supervisor.monitor import heatmap as heatmap_data
@@ -48,42 +49,28 @@ def dashboard() -> str:
     return render_template("supervisor/dashboard.html", d=data, charts=json.dumps(charts, ensure_ascii=False))
 
 
-def _date(name: str) -> datetime | None:
-    raw = request.args.get(name, "")
-    try:
-        return datetime.fromisoformat(raw).replace(tzinfo=SHANGHAI) if raw else None
-    except ValueError:
-        return None
-
-
-def _int(name: str) -> int | None:
-    raw = request.args.get(name, "")
-    return int(raw) if raw.isdigit() else None
-
-
 @bp.get("/instances")
 @roles_required("supervisor", "admin")
 def instances() -> str:
     s, pe, user = db.session(), db.engine(), me()
     now = pe.ctx.clock()
     timing = request.args.get("timing", "")
-    ended_to, started_to = _date("ended_to"), _date("started_to")
     assignee = request.args.get("assignee", "").strip()
     assignee_id = s.scalar(select(User.id).where(User.username == assignee)) if assignee else None
     filters = InstanceFilter(
         business_key=request.args.get("number") or None, customer=request.args.get("customer") or None,
         customer_phone=request.args.get("phone") or None, circuit=request.args.get("circuit") or None,
-        process_key=request.args.get("flow") or None, version=_int("version"),
-        status=request.args.get("status") or None, org_unit_id=_int("org"), node_id=request.args.get("step") or None,
-        post_id=_int("post"), assignee_id=assignee_id if assignee else None,
+        process_key=request.args.get("flow") or None, version=arg_int("version"),
+        status=request.args.get("status") or None, org_unit_id=arg_int("org"), node_id=request.args.get("step") or None,
+        post_id=arg_int("post"), assignee_id=assignee_id if assignee else None,
         overdue_at=now if timing == "overdue" else None, warn_at=now if timing == "near" else None,
-        started_from=_date("started_from"), started_to=started_to + timedelta(days=1) if started_to else None,
-        ended_from=_date("ended_from"), ended_to=ended_to + timedelta(days=1) if ended_to else None,
+        started_from=arg_date("started_from"), started_to=day_after(arg_date("started_to")),
+        ended_from=arg_date("ended_from"), ended_to=day_after(arg_date("ended_to")),
     )
     if assignee and assignee_id is None:
         filters.assignee_id = -1  # an unknown person has no work orders
     sort = request.args.get("sort") if request.args.get("sort") in INSTANCE_SORTS else "started_desc"
-    page_no = _int("page") or 1
+    page_no = arg_page()
     try:
         page = search_instances(s, user, filters, page=page_no, page_size=30, sort=sort)
     except EomsError as err:
@@ -127,7 +114,7 @@ def instance(instance_id: int) -> str:
     now = pe.ctx.clock()
     overlays = instance_overlays(s, instance_id, now)
     return render_template("supervisor/instance.html", view=view, business=business_data(s, pe, item), show_other=True,
-                           labels=EVENT_LABELS, now=now, overlays=json.dumps(overlays, ensure_ascii=False),
+                           now=now, overlays=json.dumps(overlays, ensure_ascii=False),
                            diagram_url=url_for("supervisor.diagram", definition_id=item.definition_id))
 
 
@@ -165,7 +152,8 @@ def retry(incident_id: int) -> Response:
     incident = s.get(Incident, incident_id)
     if incident is None or (incident.instance_id and not oversees(s, me(), _org_of(incident.instance_id))):
         abort(404)
-    _retry(incident_id)
+    outcome, message = _retry(incident_id)
+    flash(message, {"resolved": "info", "queued": "info", "failing": "warning"}.get(outcome, "error"))
     return redirect(local_target(request.form.get("next"), url_for("supervisor.incidents")))
 
 
@@ -174,22 +162,21 @@ def _org_of(instance_id: int) -> int:
     return instance.org_unit_id if instance else -1
 
 
-def _retry(incident_id: int) -> bool:
+def _retry(incident_id: int) -> tuple[str, str]:
+    """Retry one incident in its own transaction; returns (outcome, message) with outcome one of
+    resolved / queued / failing / error."""
     s, pe = db.session(), db.engine()
     try:
         result = pe.runtime.retry_incident(s, incident_id, actor=me())
         s.commit()
     except EomsError as err:
         s.rollback()
-        flash(f"#{incident_id}: {explain(err)}", "error")
-        return False
+        return "error", f"#{incident_id}: {explain(err)}"
     if result.status == "resolved":
-        flash(gettext("异常 #%(id)s 已解决。", id=incident_id), "info")
-    elif result.job_id:
-        flash(gettext("异常 #%(id)s：作业已重新排队，将由后台作业执行。", id=incident_id), "info")
-    else:
-        flash(gettext("异常 #%(id)s 重试后仍未解决：%(msg)s", id=incident_id, msg=result.message), "warning")
-    return True
+        return "resolved", gettext("异常 #%(id)s 已解决。", id=incident_id)
+    if result.job_id:
+        return "queued", gettext("异常 #%(id)s：作业已重新排队，将由后台作业执行。", id=incident_id)
+    return "failing", gettext("异常 #%(id)s 重试后仍未解决：%(msg)s", id=incident_id, msg=result.message)
 
 
 @bp.get("/incidents")
@@ -210,8 +197,11 @@ def retry_all() -> Response:
     s, pe = db.session(), db.engine()
     ids = [r.id for r in pe.runtime.incidents(s, status="open", limit=500)]
     s.rollback()
-    for incident_id in ids:
-        _retry(incident_id)
+    outcomes = Counter(_retry(incident_id)[0] for incident_id in ids)  # one summary, not 500 flashes
+    flash(gettext("已重试 %(n)s 个异常：解决 %(ok)s，重新排队 %(queued)s，仍未解决 %(failing)s，出错 %(error)s。",
+                  n=len(ids), ok=outcomes["resolved"], queued=outcomes["queued"], failing=outcomes["failing"],
+                  error=outcomes["error"]),
+          "info" if outcomes["resolved"] + outcomes["queued"] == len(ids) else "warning")
     return redirect(url_for("supervisor.incidents"))
 
 
@@ -225,18 +215,18 @@ def heatmap() -> str:
                          .order_by(ProcessDefinition.version.desc())).all()
     if not versions:
         abort(404)
-    version = _int("version")
+    version = arg_int("version")
     definition = next((d for d in versions if d.version == version), versions[0])
     now = pe.ctx.clock()
-    start = _date("from") or month_start(now) - timedelta(days=60)
-    end = (_date("to") or now.astimezone(SHANGHAI).replace(hour=0, minute=0, second=0)) + timedelta(days=1)
+    start = arg_date("from") or month_start(now) - timedelta(days=60)
+    end = day_after(arg_date("to") or local_midnight(now))
     path = None if current_user.row.role in ("admin", "analyst") else scope_path()
     data = heatmap_data(s, definition.id, key, start, end, path)
     slowest = sorted(data.items(), key=lambda item: -item[1]["mean_seconds"])[:5]
     args = {"flow": key, "version": definition.version, "from": start.date().isoformat(),
             "to": (end - timedelta(days=1)).date().isoformat()}
     return render_template("supervisor/heatmap.html", names=names, versions=versions, definition=definition,
-                           data=json.dumps(data, ensure_ascii=False), rows=data, slowest=slowest, args=args,
+                           data=json.dumps(data, ensure_ascii=False), slowest=slowest, args=args,
                            diagram_url=url_for("supervisor.diagram", definition_id=definition.id))
 
 

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
-from engine.identity.models import OrgUnit
+from engine.identity.models import subtree_ids
 from engine.tasks.models import HumanTask
 from handlers.kpi.models import KpiOrder, KpiStep
-from webapp.i18n import SHANGHAI
+from webapp.i18n import local_midnight, month_start
 from webapp.stats.queries import StatsFilter, flow_names, step_stats
 
 
@@ -29,8 +29,8 @@ class Dashboard:
     handling: list[dict[str, Any]]
 
 
-def _units(org_path: str | None):  # type: ignore[no-untyped-def]
-    return select(OrgUnit.id).where(OrgUnit.path.startswith(org_path)) if org_path else None
+def _units(org_path: str | None) -> Select[tuple[int]] | None:
+    return subtree_ids(org_path) if org_path else None
 
 
 def _on_time_rate(session: Session, org_path: str | None, start: datetime, end: datetime) -> float | None:
@@ -59,16 +59,15 @@ def build(session: Session, org_path: str | None, now: datetime) -> Dashboard:
                func.sum(case((HumanTask.overdue_clause(now), 1), else_=0)))
         .where(*open_conditions).group_by(HumanTask.process_key, HumanTask.node_name)
         .order_by(func.count().desc())).all()
-    local = now.astimezone(SHANGHAI)
-    day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    day_start = local_midnight(now)
     overdue_now, due_today, near = session.execute(select(
         func.sum(case((HumanTask.overdue_clause(now), 1), else_=0)),
         func.sum(case(((HumanTask.due_at >= now) & (HumanTask.due_at < day_start + timedelta(days=1))
                        & HumanTask.suspended_at.is_(None), 1), else_=0)),
         func.sum(case((HumanTask.near_limit_clause(now), 1), else_=0)),
     ).where(*open_conditions)).one()
-    month = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    last_month = (month - timedelta(days=1)).replace(day=1)
+    month = month_start(now)
+    last_month = month_start(month - timedelta(days=1))
     since = day_start - timedelta(days=29)
     order_conditions = [KpiOrder.ended_at >= since]
     if (units := _units(org_path)) is not None:
