@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from engine.errors import EomsError
+from engine.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from engine.sla.service import SlaService
@@ -84,7 +84,7 @@ class HandlerRegistry:
         """Call ``func(ctx, subject)`` inside the transaction whenever ``event`` happens (a completed task row,
         a completed or cancelled instance). An exception fails the whole operation."""
         if event not in self._listeners:
-            raise EomsError(f"unknown lifecycle event '{event}' (known: {', '.join(LISTENER_EVENTS)})")
+            raise ConfigurationError(f"unknown lifecycle event '{event}' (known: {', '.join(LISTENER_EVENTS)})")
         self._listeners[event].append(func)
 
     def emit(self, event: str, ctx: ListenerContext, subject: Any) -> None:
@@ -95,18 +95,18 @@ class HandlerRegistry:
                      description: str = "") -> None:
         """Register the code that carries out jobs of ``kind`` (``func(ctx, payload)``)."""
         if kind in self._jobs:
-            raise EomsError(f"job kind '{kind}' is already registered")
+            raise ConfigurationError(f"job kind '{kind}' is already registered")
         self._jobs[kind] = HandlerInfo(kind, func, description or (func.__doc__ or "").strip())
 
     def run_job(self, kind: str, ctx: JobContext, payload: dict[str, Any]) -> Any:
         info = self._jobs.get(kind)
         if info is None:
-            raise EomsError(f"no job handler for kind '{kind}' is registered")
+            raise ConfigurationError(f"no job handler for kind '{kind}' is registered")
         return info.func(ctx, payload)
 
     def register(self, name: str, func: Handler, description: str = "") -> None:
         if name in self._handlers:
-            raise EomsError(f"handler '{name}' is already registered")
+            raise ConfigurationError(f"handler '{name}' is already registered")
         self._handlers[name] = HandlerInfo(name, func, description or (func.__doc__ or "").strip())
 
     def names(self) -> list[str]:
@@ -116,5 +116,5 @@ class HandlerRegistry:
         """Run handler ``name``; an unknown name is an error, never a silent no-op."""
         info = self._handlers.get(name)
         if info is None:
-            raise EomsError(f"no handler named '{name}' is registered")
+            raise ConfigurationError(f"no handler named '{name}' is registered")
         return info.func(ctx, **params)

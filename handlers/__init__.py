@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable
 
-from engine.errors import EomsError
+from engine.errors import ConfigurationError
 from engine.registry import HandlerRegistry
 from handlers import crm, dispatch, kpi, network, resources, sms
 from handlers.network import NetworkManager, SimulatedNetworkManager
@@ -30,9 +30,9 @@ def build_registry(*, sms_backend: str = "outbox", sms_http_url: str | None = No
         try:
             module = importlib.import_module(name)
         except ImportError as err:
-            raise EomsError(f"plugin '{name}' cannot be imported: {err}") from None
+            raise ConfigurationError(f"plugin '{name}' cannot be imported: {err}") from None
         register = getattr(module, "register", None)
         if not callable(register):
-            raise EomsError(f"plugin '{name}' has no register(registry) function")
+            raise ConfigurationError(f"plugin '{name}' has no register(registry) function")
         register(registry)
     return registry

@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from engine.attachments.models import Attachment
-from engine.errors import InvalidInput, NotFound
+from engine.errors import Code, InvalidInput, NotFound
 
 ALLOWED_EXTENSIONS = frozenset({
     ".pdf", ".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx", ".txt", ".csv", ".jpg", ".jpeg", ".png",
@@ -52,19 +52,23 @@ class AttachmentService:
         """Check and keep an uploaded file; raises :class:`InvalidInput` naming what is wrong."""
         name = clean_filename(filename)
         if not name:
-            raise InvalidInput("the file has no name", {"file": "no name"})
+            raise InvalidInput("the file has no name", {"file": "no name"}, code=Code.ATTACHMENT_REJECTED)
         extension = Path(name).suffix.lower()
         if extension not in self.policy.extensions:
             raise InvalidInput(f"'{name}': files of type {extension or '(none)'} are not accepted; allowed: "
-                               f"{', '.join(sorted(self.policy.extensions))}", {"file": "type not allowed"})
+                               f"{', '.join(sorted(self.policy.extensions))}", {"file": "type not allowed"},
+                               code=Code.ATTACHMENT_REJECTED,
+                               details={"extension": extension, "allowed": sorted(self.policy.extensions)})
         if not data:
-            raise InvalidInput(f"'{name}' is empty", {"file": "empty"})
+            raise InvalidInput(f"'{name}' is empty", {"file": "empty"}, code=Code.ATTACHMENT_REJECTED)
         if len(data) > self.policy.max_bytes:
             raise InvalidInput(f"'{name}' is {len(data)} bytes; the limit is {self.policy.max_bytes}",
-                               {"file": "too large"})
+                               {"file": "too large"}, code=Code.ATTACHMENT_REJECTED,
+                               details={"max_bytes": self.policy.max_bytes})
         magic = MAGIC.get(extension)
         if magic and not data.startswith(magic):
-            raise InvalidInput(f"'{name}' is not a {extension} file", {"file": "content does not match type"})
+            raise InvalidInput(f"'{name}' is not a {extension} file", {"file": "content does not match type"},
+                               code=Code.ATTACHMENT_REJECTED, details={"extension": extension})
         key = f"{now:%Y/%m}/{uuid.uuid4().hex}{extension}"
         path = self.policy.storage_dir / key
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from engine.errors import InvalidInput
+from engine.errors import Code, InvalidInput
 from engine.forms.schema import Field, fields
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -60,7 +60,10 @@ class FormInvalid(InvalidInput):
         self.form_key = form_key
         self.problems = problems
         listed = "; ".join(f"{k}: {p.text()}" for k, p in problems.items())
-        super().__init__(f"form {form_key}: {listed}", {k: p.text() for k, p in problems.items()})
+        super().__init__(f"form {form_key}: {listed}", {k: p.text() for k, p in problems.items()},
+                         code=Code.FORM_INVALID,
+                         details={"form": form_key,
+                                  "problems": {k: {"code": p.code, **dict(p.params)} for k, p in problems.items()}})
 
     def localized(self, lang: str) -> dict[str, str]:
         return {k: p.text(lang) for k, p in self.problems.items()}

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.context import EngineContext
-from engine.errors import InvalidState, NotFound
+from engine.errors import Code, InvalidState, NotFound
 from engine.history.service import record
 from engine.jobs.models import Job
 from engine.registry import JobContext
@@ -70,7 +70,7 @@ def reset_job(session: Session, job_id: int, now: datetime) -> Job:
     if job is None:
         raise NotFound(f"job {job_id} does not exist")
     if job.status not in ("failed", "pending"):
-        raise InvalidState(f"job {job_id} is {job.status}")
+        raise InvalidState(f"job {job_id} is {job.status}", code=Code.JOB_NOT_RETRYABLE)
     job.status, job.attempts, job.due_at, job.updated_at, job.finished_at = "pending", 0, now, now, None
     return job
 

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.context import EngineContext
-from engine.errors import InvalidInput, InvalidState, NotAllowed, NotFound
+from engine.errors import Code, InvalidInput, InvalidState, NotAllowed, NotFound
 from engine.forms.service import FormService
 from engine.history.models import HistoryEvent
 from engine.history.service import record
@@ -90,7 +90,7 @@ class RuntimeService:
             .order_by(ProcessDefinition.version.desc()).limit(1)
         )
         if definition_row is None:
-            raise NotFound(f"process '{process_key}' is not deployed")
+            raise NotFound(f"process '{process_key}' is not deployed", details={"process": process_key})
         org = self._start_org(session, actor, org_code)
         if self._open_with_key(session, process_key, business_key) is not None:
             raise self._duplicate(session, process_key, business_key)
@@ -155,7 +155,8 @@ class RuntimeService:
     def open(self, session: Session, instance: ProcessInstance, actor_id: int | None) -> InstanceOperation:
         """Restore an instance for a change (used by the task service and the scheduler)."""
         if instance.status != "running":
-            raise InvalidState(f"instance {instance.id} is {instance.status}")
+            raise InvalidState(f"instance {instance.id} is {instance.status}", code=Code.INSTANCE_NOT_RUNNING,
+                               details={"instance": instance.id, "status": str(instance.status)})
         return open_instance(self.ctx, session, instance, actor_id)
 
     def cancel(self, session: Session, instance_id: int, *, actor: User, reason: str) -> ProcessInstance:
@@ -211,7 +212,7 @@ class RuntimeService:
         row = session.scalar(select(ProcessDefinition).where(ProcessDefinition.key == process_key)
                              .order_by(ProcessDefinition.version.desc()).limit(1))
         if row is None:
-            raise NotFound(f"process '{process_key}' is not deployed")
+            raise NotFound(f"process '{process_key}' is not deployed", details={"process": process_key})
         definition = load_definition(self.ctx, session, row.id)
         key = definition.start_form
         return (key, self.forms.schema(session, definition.forms[key])) if key else None
@@ -225,7 +226,8 @@ class RuntimeService:
             try:
                 op.workflow.send_event(BpmnEvent(MessageEventDefinition(message), payload))
             except WorkflowException:
-                raise InvalidState(f"instance {instance_id} is not waiting for message '{message}'") from None
+                raise InvalidState(f"instance {instance_id} is not waiting for message '{message}'",
+                                   code=Code.MESSAGE_NOT_WAITING, details={"message": message}) from None
             record(session, instance.id, "message_received", actor_id=actor_id, at=op.now,
                    payload={"message": message, "keys": sorted(payload)[:20]})
             op.advance()
@@ -245,7 +247,7 @@ class RuntimeService:
         if incident is None:
             raise NotFound(f"incident {incident_id} does not exist")
         if incident.status != "open":
-            raise InvalidState(f"incident {incident_id} is already {incident.status}")
+            raise InvalidState(f"incident {incident_id} is already {incident.status}", code=Code.INCIDENT_CLOSED)
         instance = session.get(ProcessInstance, incident.instance_id) if incident.instance_id else None
         if actor is not None and actor.role != "admin" and (
                 instance is None or not oversees(session, actor, instance.org_unit_id)):

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
-from engine.errors import EomsError
+from engine.errors import Code, EomsError
 from engine.sla.durations import Duration
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -26,13 +26,14 @@ MAX_SCAN_DAYS = 3660
 class CalendarNotCovered(EomsError):
     """The working calendar has no holiday data for a year that a deadline needs."""
 
-    code = "calendar_not_covered"
+    code = Code.CALENDAR_NOT_COVERED
 
     def __init__(self, year: int):
         self.year = year
         super().__init__(
             f"the working calendar has no holiday data for {year}: enter that year's holidays and make-up working "
-            f"days (eoms calendar set …) and declare the year complete (eoms calendar declare-year {year})"
+            f"days (eoms calendar set …) and declare the year complete (eoms calendar declare-year {year})",
+            details={"year": year},
         )
 
 
@@ -102,7 +103,8 @@ class WorkdayCalendar:
         def next_day() -> date:
             current["n"] += 1
             if current["n"] > MAX_SCAN_DAYS:
-                raise EomsError("no working time found within ten years: check the calendar overrides")
+                raise EomsError("no working time found within ten years: check the calendar overrides",
+                                code=Code.CALENDAR_NOT_COVERED)
             current["d"] += timedelta(days=1)
             return current["d"]
 
@@ -154,7 +156,8 @@ class WorkdayCalendar:
                 remaining -= available
                 exhausted = remaining <= timedelta(0)
             day -= timedelta(days=1)
-        raise EomsError("no working time found within ten years: check the calendar overrides")
+        raise EomsError("no working time found within ten years: check the calendar overrides",
+                        code=Code.CALENDAR_NOT_COVERED)
 
     def before(self, end: datetime, lead: Duration) -> datetime:
         """``lead`` before ``end``: whole working days back at the same clock time, then working time."""

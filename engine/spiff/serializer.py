@@ -18,7 +18,7 @@ from SpiffWorkflow.bpmn.serializer.workflow import VERSION
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
-from engine.errors import EomsError
+from engine.errors import Code, EomsError
 
 STATE_FORMAT = f"eoms-state/{VERSION}"
 
@@ -37,7 +37,7 @@ class StateOnlyWorkflowConverter(BpmnWorkflowConverter):
     def from_dict(self, dct: dict[str, Any], spec: BpmnProcessSpec | None = None,
                   subprocess_specs: dict[str, BpmnProcessSpec] | None = None) -> BpmnWorkflow:
         if spec is None:
-            raise EomsError("restoring an instance needs its process spec")
+            raise EomsError("restoring an instance needs its process spec", code=Code.STATE_CORRUPT)
         workflow = self.target_class(spec, subprocess_specs or {}, deserializing=True)
         workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
         workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
@@ -87,7 +87,7 @@ class WorkflowCodec:
         version = dct.pop(BpmnWorkflowSerializer.VERSION_KEY, None)
         if version != VERSION:
             raise EomsError(
-                f"instance state has serializer format {version!r}; this engine reads {VERSION!r} only"
-            )
+                f"instance state has serializer format {version!r}; this engine reads {VERSION!r} only",
+                code=Code.STATE_CORRUPT)
         spec, subprocess_specs = bundle
         return self._state_serializer.registry.restore(dct, spec=spec, subprocess_specs=subprocess_specs)

@@ -22,7 +22,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.util.task import TaskState
 
-from engine.errors import EomsError
+from engine.errors import Code, EomsError
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,8 @@ def schedule_for(timer: StartTimer, now: datetime) -> Schedule:
     try:
         value = ast.literal_eval(timer.expression)
     except (ValueError, SyntaxError):
-        raise EomsError(f"start timer {timer.node_id}: '{timer.expression}' must be a quoted ISO-8601 text") from None
+        raise EomsError(f"start timer {timer.node_id}: '{timer.expression}' must be a quoted ISO-8601 text",
+                        code=Code.BPMN_INVALID, details={"element_id": timer.node_id}) from None
     if timer.kind == "date":
         return Schedule(TimerEventDefinition.get_datetime(value), 1, timedelta(0))
     if timer.kind == "duration":
@@ -68,7 +69,8 @@ def schedule_for(timer: StartTimer, now: datetime) -> Schedule:
     cycles, start, interval = TimerEventDefinition.parse_iso_recurring_interval(value)
     remaining = -1 if cycles is None or cycles < 0 else int(cycles)
     if interval <= timedelta(0):
-        raise EomsError(f"start timer {timer.node_id}: '{value}' repeats with no interval")
+        raise EomsError(f"start timer {timer.node_id}: '{value}' repeats with no interval", code=Code.BPMN_INVALID,
+                        details={"element_id": timer.node_id})
     if len(str(value).split("/")) == 2:  # R[n]/duration: the first occurrence one interval from now
         return Schedule(now + interval if remaining != 0 else None, remaining, interval)
     first = start

@@ -6,7 +6,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
-from engine.errors import ConcurrencyConflict, InvalidInput, InvalidState, NotAllowed, NotFound
+from engine.errors import Code, ConcurrencyConflict, InvalidInput, InvalidState, NotAllowed, NotFound
 from engine.identity.access import holds_post_in, oversees
 from engine.identity.models import User
 from engine.tasks.models import HumanTask
@@ -38,7 +38,7 @@ def visible_task(session: Session, task_id: int, user: User) -> HumanTask:
     """The task if the user may see it; otherwise :class:`NotFound` (no hint that it exists)."""
     row = session.get(HumanTask, task_id)
     if row is None or not can_view(session, user, row):
-        raise NotFound(f"task {task_id} does not exist")
+        raise NotFound(f"task {task_id} does not exist", details={"task": task_id})
     return row
 
 
@@ -49,27 +49,38 @@ def actionable_task(session: Session, task_id: int, user: User, action: str | No
     require_open(row)
     if not is_offered_to(user, row) and not (action and oversees(session, user, row.org_unit_id)):
         if row.assignee_id is not None and row.assignee_id != user.id:
-            raise ConcurrencyConflict(f"task {task_id} is assigned to someone else")
-        raise NotAllowed(f"task {task_id} is not offered to {user.username}")
+            raise claimed_by_other(row)
+        raise NotAllowed(f"task {task_id} is not offered to {user.username}", code=Code.TASK_NOT_OFFERED,
+                         details={"task": task_id})
     if action and not row.allows(action):
-        raise NotAllowed(f"step '{row.node_name}' does not allow {action}")
+        raise NotAllowed(f"step '{row.node_name}' does not allow {action}", code=Code.TASK_ACTION_NOT_ALLOWED,
+                         details={"task": task_id, "action": action, "step": row.node_name})
     return row
+
+
+def claimed_by_other(row: HumanTask) -> ConcurrencyConflict:
+    """The one error for "a colleague has claimed this task", whichever action met it."""
+    return ConcurrencyConflict(f"task {row.id} is assigned to someone else", code=Code.TASK_CLAIMED_BY_OTHER,
+                               details={"task": row.id, "assignee_id": row.assignee_id})
 
 
 def require_open(row: HumanTask) -> None:
     if row.status != "ready":
-        raise InvalidState(f"task {row.id} is already {row.status}")
+        raise InvalidState(f"task {row.id} is already {row.status}", code=Code.TASK_NOT_READY,
+                           details={"task": row.id, "status": str(row.status)})
 
 
 def require_running(row: HumanTask) -> None:
     if row.suspended_at is not None:
-        raise InvalidState(f"task {row.id} is suspended; resume it first")
+        raise InvalidState(f"task {row.id} is suspended; resume it first", code=Code.TASK_SUSPENDED,
+                           details={"task": row.id})
 
 
 def live_task(task: Task | None, row: HumanTask) -> Task:
     """The engine's READY task behind a row; anything else means someone changed it first."""
     if task is None or task.state != TaskState.READY:
-        raise ConcurrencyConflict(f"task {row.id} is no longer ready; it was changed by someone else")
+        raise ConcurrencyConflict(f"task {row.id} is no longer ready; it was changed by someone else",
+                                  details={"task": row.id})
     return task
 
 

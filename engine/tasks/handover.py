@@ -9,7 +9,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.errors import InvalidInput, InvalidState, NotFound
+from engine.errors import Code, InvalidInput, InvalidState, NotFound
 from engine.history.service import record
 from engine.identity.models import OrgUnit, Post, User
 from engine.runtime.executor import conflict_guard
@@ -32,27 +32,32 @@ class HandoverActions:
         row = actionable_task(session, task_id, user, action="transfer")
         reason = required_text(reason, "reason")
         if bool(to_user) == bool(to_post):
-            raise InvalidInput("transfer to exactly one of a person or a post", {"to": "choose one"})
+            raise InvalidInput("transfer to exactly one of a person or a post", {"to": "choose one"},
+                               code=Code.TRANSFER_TARGET)
         if to_org and not to_post:
-            raise InvalidInput("an org unit applies only to a transfer to a post", {"to_org": "needs to_post"})
+            raise InvalidInput("an org unit applies only to a transfer to a post", {"to_org": "needs to_post"},
+                               code=Code.TRANSFER_TARGET)
         before = {"assignee_id": row.assignee_id, "post_id": row.post_id, "org_unit_id": row.org_unit_id}
         if to_user:
             target = session.scalar(select(User).where(User.username == to_user, User.is_active.is_(True)))
             if target is None:
-                raise NotFound(f"user '{to_user}' does not exist")
+                raise NotFound(f"user '{to_user}' does not exist", code=Code.TRANSFER_TARGET,
+                               details={"fields": {"to_user": "unknown"}})
             if target.id == user.id and row.assignee_id == user.id:
-                raise InvalidInput("the task is already yours", {"to_user": "same person"})
+                raise InvalidInput("the task is already yours", {"to_user": "same person"}, code=Code.TRANSFER_TARGET)
             row.assignee_id, row.claimed_at = target.id, None
             after = {"to_user": target.username}
         else:
             post = session.scalar(select(Post).where((Post.code == to_post) | (Post.name == to_post)))
             if post is None:
-                raise NotFound(f"post '{to_post}' does not exist")
+                raise NotFound(f"post '{to_post}' does not exist", code=Code.TRANSFER_TARGET,
+                               details={"fields": {"to_post": "unknown"}})
             org_id = row.org_unit_id
             if to_org:
                 org = session.scalar(select(OrgUnit).where(OrgUnit.code == to_org))
                 if org is None:
-                    raise NotFound(f"org unit '{to_org}' does not exist")
+                    raise NotFound(f"org unit '{to_org}' does not exist", code=Code.TRANSFER_TARGET,
+                                   details={"fields": {"to_org": "unknown"}})
                 org_id = org.id
             row.post_id, row.lane, row.org_unit_id, row.assignee_id, row.claimed_at = post.id, post.code, org_id, \
                 None, None
@@ -76,7 +81,7 @@ class HandoverActions:
             task = live_task(op.spiff_task(row.spiff_task_id), row)
             previous = _previous_user_task(task)
             if previous is None:
-                raise InvalidState(f"task {task_id} has no earlier step to return to")
+                raise InvalidState(f"task {task_id} has no earlier step to return to", code=Code.TASK_NO_EARLIER_STEP)
             previous_row = session.scalar(
                 select(HumanTask).where(HumanTask.instance_id == instance.id,
                                         HumanTask.spiff_task_id == str(previous.id),
@@ -92,7 +97,7 @@ class HandoverActions:
             created = op.save(reason="returned")
             reopened = next((r for r in created if r.spiff_task_id == str(previous.id)), None)
             if reopened is None:
-                raise InvalidState(f"the earlier step of task {task_id} did not reopen")
+                raise InvalidState(f"the earlier step of task {task_id} did not reopen", code=Code.TASK_NO_EARLIER_STEP)
             if previous_row is not None and previous_row.completed_by_id is not None:
                 reopened.assignee_id = previous_row.completed_by_id
             event.payload = {**event.payload, "to_task": reopened.id}

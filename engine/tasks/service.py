@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from engine.attachments.models import Attachment
 from engine.attachments.service import AttachmentService
-from engine.errors import InvalidState, NotAllowed
+from engine.errors import Code, InvalidState
 from engine.forms.schema import Field
 from engine.forms.service import FormService
 from engine.forms.validation import AttachmentCheck
@@ -24,6 +24,7 @@ from engine.runtime.models import ProcessInstance
 from engine.runtime.service import RuntimeService, check_data
 from engine.tasks.access import (
     actionable_task,
+    claimed_by_other,
     live_task,
     require_open,
     require_running,
@@ -69,7 +70,7 @@ class TaskService(HandoverActions, TimingActions):
         if row.assignee_id is None:
             return row
         if row.assignee_id != user.id and not oversees(session, user, row.org_unit_id):
-            raise NotAllowed(f"task {task_id} is assigned to someone else")
+            raise claimed_by_other(row)
         now = self.runtime.ctx.clock()
         with conflict_guard(f"task {task_id}"):
             row.assignee_id, row.claimed_at = None, None
@@ -91,7 +92,8 @@ class TaskService(HandoverActions, TimingActions):
             if row.form_key:
                 form_id = op.definition.forms.get(row.form_key)
                 if form_id is None:
-                    raise InvalidState(f"form '{row.form_key}' of task {task_id} is not deployed with its process")
+                    raise InvalidState(f"form '{row.form_key}' of task {task_id} is not deployed with its process",
+                                       code=Code.FORM_NOT_DEPLOYED, details={"form": row.form_key})
                 data = self.forms.validate(session, row.form_key, form_id, data,
                                            self._attachment_check(session, row))
             task.set_data(**data)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from engine.errors import InvalidInput, InvalidState, NotAllowed
+from engine.errors import Code, InvalidInput, InvalidState, NotAllowed
 from engine.history.service import record
 from engine.identity.access import oversees
 from engine.identity.models import User
@@ -37,7 +37,7 @@ class TimingActions:
         row = actionable_task(session, task_id, user, action="suspend")
         reason = required_text(reason, "reason")
         if row.suspended_at is not None:
-            raise InvalidState(f"task {task_id} is already suspended")
+            raise InvalidState(f"task {task_id} is already suspended", code=Code.TASK_SUSPENDED)
         now = self.runtime.ctx.clock()
         with conflict_guard(f"task {task_id}"):
             row.suspended_at = now
@@ -51,9 +51,9 @@ class TimingActions:
         row = visible_task(session, task_id, user)
         require_open(row)
         if row.suspended_at is None:
-            raise InvalidState(f"task {task_id} is not suspended")
+            raise InvalidState(f"task {task_id} is not suspended", code=Code.TASK_NOT_SUSPENDED)
         if not (is_offered_to(user, row) or oversees(session, user, row.org_unit_id)):
-            raise NotAllowed(f"task {task_id} is not offered to {user.username}")
+            raise NotAllowed(f"task {task_id} is not offered to {user.username}", code=Code.TASK_NOT_OFFERED)
         sla = self.runtime.ctx.sla
         now = self.runtime.ctx.clock()
         paused_from = row.suspended_at
@@ -110,7 +110,7 @@ class TimingActions:
         if not oversees(session, user, row.org_unit_id):
             raise NotAllowed(f"only a supervisor of the task's unit may extend task {task_id}")
         if row.due_at is None:
-            raise InvalidState(f"task {task_id} has no deadline to extend")
+            raise InvalidState(f"task {task_id} has no deadline to extend", code=Code.TASK_NO_DEADLINE)
         reason = required_text(reason, "reason")
         extra = _extension(by)
         sla, now = self.runtime.ctx.sla, self.runtime.ctx.clock()

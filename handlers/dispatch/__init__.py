@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.errors import EomsError, InvalidInput, NotFound
+from engine.errors import ConfigurationError, InvalidInput, NotFound
 from engine.identity.service import IdentityService
 from engine.registry import HandlerContext, HandlerRegistry
 from handlers.dispatch.models import RoutingRule
@@ -56,7 +56,7 @@ def route(session: Session, region: str, service_type: str) -> RoutingRule:
         rule = session.scalar(select(RoutingRule).where(RoutingRule.region == r, RoutingRule.service_type == t))
         if rule is not None:
             return rule
-    raise EomsError(f"no routing rule for region '{region}' and service type '{service_type}': add one with "
+    raise ConfigurationError(f"no routing rule for region '{region}' and service type '{service_type}': add one with "
                     f"`eoms routing add {region} {service_type} --post POST --org ORG`, then retry the incident")
 
 
