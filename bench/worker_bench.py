@@ -19,7 +19,7 @@ from bench.engine_bench import bench_database
 from engine.core import ProcessEngine
 from engine.db import make_session_factory
 from engine.history.models import HistoryEvent
-from engine.jobs.worker import Worker
+from engine.worker import Worker
 from engine.runtime.models import ProcessInstance
 from engine.tasks.models import HumanTask
 from handlers import build_registry

@@ -16,6 +16,7 @@ from engine.forms.service import FormService
 from engine.history.service import HistoryService
 from engine.identity.service import IdentityService
 from engine.jobs.service import JobPolicy, JobService
+from engine.management.service import ManagementService
 from engine.registry import HandlerRegistry
 from engine.repository.service import RepositoryService
 from engine.runtime.service import RuntimeService
@@ -45,12 +46,13 @@ class ProcessEngine:
         self.sla = self.ctx.sla
         self.identity = IdentityService()
         self.history = HistoryService()
-        self.forms = FormService(self.ctx)
-        self.repository = RepositoryService(self.ctx, self.forms)
+        self.forms = FormService(clock)
+        self.repository = RepositoryService(clock, self.ctx.codec, self.ctx.handlers, self.forms)
         self.runtime = RuntimeService(self.ctx, self.identity, self.forms)
-        self.jobs = JobService(self.ctx, job_policy, reply=self._deliver_reply)
+        self.jobs = JobService(self.ctx.handlers, clock, job_policy, reply=self._deliver_reply)
         self.attachments = AttachmentService(attachments or AttachmentPolicy(Path("instance") / "storage"))
         self.tasks = TaskService(self.runtime, self.forms, self.attachments)
+        self.management = ManagementService(self.ctx, self.runtime)
 
     def _deliver_reply(self, session: Session, reply: dict[str, Any], outcome: dict[str, Any]) -> None:
         """A job's outcome goes back to its instance as the BPMN message the job was told to answer with."""

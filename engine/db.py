@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import CheckConstraint, DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -49,6 +50,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def status_check(statuses: type[StrEnum], column: str = "status") -> CheckConstraint:
+    """A CHECK constraint that keeps ``column`` to the values of ``statuses`` (the same in the migration)."""
+    values = ", ".join(f"'{s.value}'" for s in statuses)
+    return CheckConstraint(f"{column} IN ({values})", name=column)  # named ck_<table>_<column> by convention
 
 
 def utcnow() -> datetime:

@@ -10,14 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from engine.errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from engine.sla.service import SlaService
+from engine.sla.notices import NOTICE_EVENTS
+from engine.sla.service import SlaService
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,8 @@ class JobContext:
     now: datetime
 
 
-LISTENER_EVENTS = ("task_completed", "instance_completed", "instance_cancelled")
+# lifecycle events listeners may subscribe to; the notice events carry an ``engine.sla.notices.Notice``
+LISTENER_EVENTS = ("task_completed", "instance_completed", "instance_cancelled", *NOTICE_EVENTS)
 
 
 @dataclass(frozen=True)

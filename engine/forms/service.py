@@ -5,14 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.context import EngineContext
 from engine.errors import BpmnValidationError, NotFound, ValidationIssue
 from engine.forms.models import FormDefinition
 from engine.forms.schema import schema_problems
@@ -45,8 +45,8 @@ def parse_form(content: bytes, filename: str) -> dict[str, Any]:
 class FormService:
     """Deployed forms. Schemas never change once stored, so they are cached by id."""
 
-    def __init__(self, ctx: EngineContext):
-        self.ctx = ctx
+    def __init__(self, clock: Callable[[], datetime]):
+        self.clock = clock
         self._cache: dict[int, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
@@ -63,7 +63,7 @@ class FormService:
             return FormDeployResult(key, existing.version, existing.id, digest, False)
         latest = session.scalar(select(func.max(FormDefinition.version)).where(FormDefinition.key == key)) or 0
         row = FormDefinition(key=key, version=latest + 1, content_hash=digest, schema=schema,
-                             deployed_at=self.ctx.clock())
+                             deployed_at=self.clock())
         session.add(row)
         session.flush()
         return FormDeployResult(key, row.version, row.id, digest, True)

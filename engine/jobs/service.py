@@ -11,11 +11,10 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.context import EngineContext
 from engine.errors import Code, InvalidState, NotFound
 from engine.history.service import record
 from engine.jobs.models import Job
-from engine.registry import JobContext
+from engine.registry import HandlerRegistry, JobContext
 from engine.runtime.models import Incident
 
 MAX_ERROR_TEXT = 2000
@@ -78,20 +77,22 @@ def reset_job(session: Session, job_id: int, now: datetime) -> Job:
 class JobService:
     """Claiming and running jobs; retries with backoff; a job out of attempts becomes an incident."""
 
-    def __init__(self, ctx: EngineContext, policy: JobPolicy | None = None, reply: ReplyHandler | None = None):
-        self.ctx = ctx
+    def __init__(self, handlers: HandlerRegistry, clock: Callable[[], datetime], policy: JobPolicy | None = None,
+                 reply: ReplyHandler | None = None):
+        self.handlers = handlers
+        self.clock = clock
         self.policy = policy or JobPolicy()
         self._reply = reply
 
     def enqueue(self, session: Session, kind: str, payload: dict[str, Any], key: str, **kwargs: Any) -> Job:
-        return enqueue(session, kind, payload, key, now=self.ctx.clock(), **kwargs)
+        return enqueue(session, kind, payload, key, now=self.clock(), **kwargs)
 
     def claim(self, session: Session, worker_id: str, limit: int = 20) -> list[int]:
         """Mark up to ``limit`` due jobs (and jobs whose claim expired) as running for ``worker_id``.
 
         On PostgreSQL rows another worker holds are skipped (``FOR UPDATE SKIP LOCKED``); the caller commits.
         """
-        now = self.ctx.clock()
+        now = self.clock()
         due = or_(
             and_(Job.status == "pending", Job.due_at <= now),
             and_(Job.status == "running", Job.locked_until < now),
@@ -125,12 +126,12 @@ class JobService:
         job = session.scalar(query)
         if job is None or job.status != "running" or job.locked_by != worker_id:
             return "skipped"
-        now = self.ctx.clock()
+        now = self.clock()
         jctx = JobContext(session=session, job_id=job.id, kind=job.kind, idempotency_key=job.idempotency_key,
                           attempt=job.attempts, instance_id=job.instance_id, now=now)
         try:
             with session.begin_nested():
-                result = self.ctx.handlers.run_job(job.kind, jctx, dict(job.payload))
+                result = self.handlers.run_job(job.kind, jctx, dict(job.payload))
         except Exception as err:  # any failure of the outside world is retried, never lost
             self._failed(session, job, f"{type(err).__name__}: {err}", now)
             return job.status
@@ -182,12 +183,6 @@ class JobService:
             self._reply(session, reply, outcome)
         except InvalidState as err:  # the instance no longer waits (cancelled, moved on by hand)
             job.result = {**(job.result or {}), "reply_dropped": str(err)}
-
-    def list(self, session: Session, *, status: str | None = None, limit: int = 100) -> Sequence[Job]:
-        query = select(Job).order_by(Job.id.desc()).limit(limit)
-        if status:
-            query = query.where(Job.status == status)
-        return session.scalars(query).all()
 
     @staticmethod
     def _open_incidents(session: Session, job_id: int) -> Sequence[Incident]:

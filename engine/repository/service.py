@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.context import EngineContext
 from engine.errors import BpmnValidationError, EomsError, NotFound, ValidationIssue
 from engine.forms.service import FormService
 from engine.identity.models import OrgUnit, Post, User
 from engine.jobs.models import TimerSchedule
+from engine.registry import HandlerRegistry
 from engine.repository.models import ProcessDefinition
 from engine.repository.validation import ParsedFile, parse_and_validate
 from engine.repository.xmlsafe import decode_xml
+from engine.spiff.serializer import WorkflowCodec
 from engine.spiff.timers import schedule_for, start_timer_of
 
 
@@ -44,8 +46,11 @@ def form_keys(spec: BpmnProcessSpec, subprocess_specs: dict[str, BpmnProcessSpec
 class RepositoryService:
     """Deployed process definitions."""
 
-    def __init__(self, ctx: EngineContext, forms: FormService):
-        self.ctx = ctx
+    def __init__(self, clock: Callable[[], datetime], codec: WorkflowCodec, handlers: HandlerRegistry,
+                 forms: FormService):
+        self.clock = clock
+        self.codec = codec
+        self.handlers = handlers
         self.forms = forms
 
     def validate(self, session: Session, content: bytes, filename: str,
@@ -56,7 +61,7 @@ class RepositoryService:
         for code, name in session.execute(select(Post.code, Post.name)):
             posts.update((code, name))
         forms = self.forms.keys(session) | set(extra_forms)
-        return parse_and_validate(content, filename, posts, set(self.ctx.handlers.names()), forms)
+        return parse_and_validate(content, filename, posts, set(self.handlers.names()), forms)
 
     def deploy(self, session: Session, content: bytes, filename: str,
                deployed_by: User | None = None) -> list[DeployResult]:
@@ -82,8 +87,8 @@ class RepositoryService:
             ) or 0
             row = ProcessDefinition(
                 key=key, version=latest + 1, name=parsed.names.get(key, key), content_hash=digest,
-                source_name=filename, bpmn_xml=xml, spec_json=self.ctx.codec.dump_spec(spec, subprocess_specs),
-                deployed_at=self.ctx.clock(), deployed_by_id=deployed_by.id if deployed_by else None,
+                source_name=filename, bpmn_xml=xml, spec_json=self.codec.dump_spec(spec, subprocess_specs),
+                deployed_at=self.clock(), deployed_by_id=deployed_by.id if deployed_by else None,
                 forms={k: f.id for k, f in forms.items()},
             )
             session.add(row)
@@ -105,7 +110,7 @@ class RepositoryService:
             raise BpmnValidationError([ValidationIssue(filename, timer.node_id, "bad-property",
                                                        f"orgUnit: org unit '{timer.org_code}' does not exist")])
         try:
-            plan = schedule_for(timer, self.ctx.clock())
+            plan = schedule_for(timer, self.clock())
         except EomsError as err:
             raise BpmnValidationError([ValidationIssue(filename, timer.node_id, "bad-timer", str(err))]) from None
         schedule = existing or TimerSchedule(process_key=row.key)

@@ -33,6 +33,7 @@ from engine.registry import HandlerContext
 from engine.repository.cache import LoadedDefinition
 from engine.repository.models import ProcessDefinition
 from engine.runtime.models import Incident, ProcessInstance
+from engine.runtime.projection import sync_human_tasks
 from engine.spiff.scripting import EomsScriptEngine
 from engine.spiff.stepping import (
     AUTOMATIC_RECORDED,
@@ -46,7 +47,6 @@ from engine.spiff.stepping import (
     run_engine_steps,
 )
 from engine.tasks.models import HumanTask
-from engine.tasks.projection import sync_human_tasks
 
 
 @contextmanager

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from engine.db import Base, UTCDateTime, utcnow
+from engine.db import Base, UTCDateTime, status_check, utcnow
 
-INSTANCE_STATUSES = ("running", "completed", "cancelled")
+
+class InstanceStatus(StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class IncidentStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+INSTANCE_STATUSES = tuple(InstanceStatus)
 
 
 class ProcessInstance(Base):
@@ -23,6 +36,7 @@ class ProcessInstance(Base):
         Index("ix_process_instance_ended_at", "ended_at"),
         Index("uq_process_instance_open_business_key", "process_key", "business_key", unique=True,
               sqlite_where=text("status != 'cancelled'"), postgresql_where=text("status != 'cancelled'")),
+        status_check(InstanceStatus),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -30,7 +44,7 @@ class ProcessInstance(Base):
     process_key: Mapped[str] = mapped_column(String(200))
     business_key: Mapped[str] = mapped_column(String(200), index=True)
     org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"), index=True)
-    status: Mapped[str] = mapped_column(String(20), default="running")
+    status: Mapped[str] = mapped_column(String(20), default=InstanceStatus.RUNNING)
     state: Mapped[str] = mapped_column(Text)
     serializer_version: Mapped[str] = mapped_column(String(40))
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -66,7 +80,8 @@ class Incident(Base):
     """A step that failed (handler, script, engine) and waits for a fix and a retry."""
 
     __tablename__ = "incident"
-    __table_args__ = (Index("ix_incident_status_created", "status", "created_at"),)
+    __table_args__ = (Index("ix_incident_status_created", "status", "created_at"),
+                      status_check(IncidentStatus))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
@@ -75,7 +90,7 @@ class Incident(Base):
     node_id: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(20))
     message: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default="open")
+    status: Mapped[str] = mapped_column(String(20), default=IncidentStatus.OPEN)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session, defer
 
 from engine.errors import InvalidInput
 from engine.identity.models import User, subtree_ids, unit_subtree_ids
+from engine.paging import Page, check_page
 from engine.repository.models import ProcessDefinition
 from engine.runtime.models import INSTANCE_STATUSES, ProcessInstance
 from engine.tasks.models import HumanTask
-from engine.tasks.queries import MAX_PAGE_SIZE, Page
 
 
 @dataclass
@@ -63,10 +63,7 @@ def visible_instances(user: User):  # type: ignore[no-untyped-def]
 
 def search_instances(session: Session, user: User, filters: InstanceFilter, *, page: int = 1,
                      page_size: int = 20, sort: str = "started_desc") -> Page[ProcessInstance]:
-    if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise InvalidInput(f"page must be ≥ 1 and page size 1-{MAX_PAGE_SIZE}", {"page": "out of range"})
-    if sort not in INSTANCE_SORTS:
-        raise InvalidInput(f"sort '{sort}' is not one of {', '.join(INSTANCE_SORTS)}", {"sort": "unknown"})
+    check_page(page, page_size, sort, INSTANCE_SORTS)
     if filters.status and filters.status not in INSTANCE_STATUSES:
         raise InvalidInput(f"status '{filters.status}' is not one of {', '.join(INSTANCE_STATUSES)}",
                            {"status": "unknown"})

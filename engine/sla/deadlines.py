@@ -6,8 +6,34 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from engine.repository.properties import TaskProperties
 from engine.sla.durations import Duration
+
+
+class Limit(Protocol):
+    """What a deadline is computed from: a step's ``timeLimit``, its warning settings and its calendar (the
+    repository's ``TaskProperties`` and :class:`StoredLimit` both are one)."""
+
+    @property
+    def time_limit(self) -> Duration | None: ...
+
+    @property
+    def warn_before(self) -> Duration | None: ...
+
+    @property
+    def warn_percent(self) -> int | None: ...
+
+    @property
+    def calendar(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class StoredLimit:
+    """A limit as a task row keeps it (a ``timeLimit`` expression is evaluated once when the task arrives)."""
+
+    time_limit: Duration | None
+    warn_before: Duration | None
+    warn_percent: int | None
+    calendar: str
 
 
 class Calendar(Protocol):
@@ -53,7 +79,7 @@ class Deadlines:
 NO_DEADLINES = Deadlines()
 
 
-def compute_deadlines(props: TaskProperties, start: datetime, calendar: Calendar) -> Deadlines:
+def compute_deadlines(props: Limit, start: datetime, calendar: Calendar) -> Deadlines:
     """Due time from ``timeLimit``; warn time from ``warnBefore`` (lead) or ``warnPercent`` (share)."""
     if props.time_limit is None:
         return NO_DEADLINES

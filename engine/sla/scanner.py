@@ -1,50 +1,31 @@
-"""The SLA scan the worker runs each tick: warn tasks that reached warn_at, flag and escalate overdue ones.
+"""The SLA scan the worker runs each tick: flag tasks that reached warn_at, flag and escalate overdue ones.
 
 Each level fires once per task occurrence (``warned_at`` / ``overdue_at`` are set in the same transaction as
-the SMS jobs and history events); the queries read partial indexes holding only tasks still to be flagged.
+the history events and the listeners' work, e.g. SMS jobs); the queries read partial indexes holding only
+tasks still to be flagged.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.history.service import record
-from engine.identity.models import User
 from engine.identity.service import IdentityService
-from engine.jobs.service import enqueue
-from engine.sla.calendar import SHANGHAI
-from engine.tasks.models import HumanTask
+from engine.sla.notices import Notice, holders, supervisors
+from engine.tasks.models import HumanTask, TaskStatus
 
-SMS_JOB = "sms.send"
-
-
-def recipients(session: Session, identity: IdentityService, row: HumanTask) -> list[int]:
-    """The assignee, or every holder of the task's post in its org unit when nobody has claimed it."""
-    if row.assignee_id:
-        return [row.assignee_id]
-    if row.post_id is None:
-        return []
-    return [u.id for u in identity.holders(session, row.post_id, row.org_unit_id)]
-
-
-def task_params(session: Session, row: HumanTask) -> dict[str, str]:
-    assignee = session.get(User, row.assignee_id) if row.assignee_id else None
-    return {
-        "business_key": row.business_key,
-        "step": row.node_name,
-        "due": row.due_at.astimezone(SHANGHAI).strftime("%m-%d %H:%M") if row.due_at else "-",
-        "assignee": assignee.display_name if assignee else "未签收",
-    }
+Emit = Callable[[str, Session, datetime, object], None]
 
 
 def _pending(session: Session, column: object, flag: object, now: datetime, limit: int) -> list[HumanTask]:
     query = (
         select(HumanTask)
-        .where(HumanTask.status == "ready", flag.is_(None), HumanTask.suspended_at.is_(None),  # type: ignore[attr-defined]
-               column <= now)  # type: ignore[operator]
+        .where(HumanTask.status == TaskStatus.READY, flag.is_(None),  # type: ignore[attr-defined]
+               HumanTask.suspended_at.is_(None), column <= now)  # type: ignore[operator]
         .order_by(column).limit(limit)  # type: ignore[arg-type]
     )
     if session.get_bind().dialect.name == "postgresql":
@@ -52,35 +33,28 @@ def _pending(session: Session, column: object, flag: object, now: datetime, limi
     return list(session.scalars(query).all())
 
 
-def scan_deadlines(session: Session, identity: IdentityService, now: datetime, limit: int = 200) -> int:
-    """Flag and notify what passed its warning or due time; returns how many levels fired."""
+def _level(session: Session, emit: Emit, event: str, row: HumanTask, users: list[int], key: str,
+           now: datetime) -> None:
+    payload: dict[str, object] = {"to": users}
+    if event != "task_escalated":
+        payload["due_at"] = row.due_at.isoformat() if row.due_at else None
+    record(session, row.instance_id, event, human_task_id=row.id, node_id=row.node_id, at=now, payload=payload)
+    emit(event, session, now, Notice(event, row, users, key))
+
+
+def scan_deadlines(session: Session, identity: IdentityService, now: datetime, emit: Emit,
+                   limit: int = 200) -> int:
+    """Flag what passed its warning or due time, record it and tell the listeners; returns how many levels
+    fired."""
     fired = 0
     for row in _pending(session, HumanTask.warn_at, HumanTask.warned_at, now, limit):
         row.warned_at = now
-        users = recipients(session, identity, row)
-        record(session, row.instance_id, "task_warned", human_task_id=row.id, node_id=row.node_id, at=now,
-               payload={"to": users, "due_at": row.due_at.isoformat() if row.due_at else None})
-        notify_sms(session, "warning", users, task_params(session, row), f"sla-warning:{row.id}", row, now)
+        _level(session, emit, "task_warned", row, holders(session, identity, row), f"sla-warning:{row.id}", now)
         fired += 1
     for row in _pending(session, HumanTask.due_at, HumanTask.overdue_at, now, limit):
         row.overdue_at = now
-        params = task_params(session, row)
-        users = recipients(session, identity, row)
-        record(session, row.instance_id, "task_overdue", human_task_id=row.id, node_id=row.node_id, at=now,
-               payload={"to": users, "due_at": row.due_at.isoformat() if row.due_at else None})
-        notify_sms(session, "overdue", users, params, f"sla-overdue:{row.id}", row, now)
-        bosses = [u.id for u in identity.supervisors_for(session, row.org_unit_id)]
-        record(session, row.instance_id, "task_escalated", human_task_id=row.id, node_id=row.node_id, at=now,
-               payload={"to": bosses})
-        notify_sms(session, "escalation", bosses, params, f"sla-escalation:{row.id}", row, now)
+        _level(session, emit, "task_overdue", row, holders(session, identity, row), f"sla-overdue:{row.id}", now)
+        _level(session, emit, "task_escalated", row, supervisors(session, identity, row),
+               f"sla-escalation:{row.id}", now)
         fired += 1
     return fired
-
-
-def notify_sms(session: Session, template: str, user_ids: list[int], params: dict[str, str], key: str,
-               row: HumanTask, now: datetime) -> None:
-    """Queue the SMS ``template`` about ``row`` to ``user_ids`` as one job (once per ``key``)."""
-    if not user_ids:
-        return
-    enqueue(session, SMS_JOB, {"template": template, "to": [{"user_id": u} for u in user_ids], "params": params},
-            key, now=now, instance_id=row.instance_id)

@@ -1,4 +1,5 @@
-"""SLA service: the calendars deadlines are counted on, their administration, and task deadlines."""
+"""SLA service: the calendars deadlines are counted on, their administration, and task deadlines — the one
+place a task's warn and due times are set, paused, shifted, extended and recounted."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidInput
-from engine.repository.properties import TaskProperties
 from engine.sla.calendar import DEFAULT_WINDOWS, SHANGHAI, CalendarNotCovered, DayKinds, WorkdayCalendar
-from engine.sla.deadlines import Calendar, ContinuousCalendar, Deadlines, compute_deadlines
-from engine.sla.durations import Duration
+from engine.sla.deadlines import Calendar, ContinuousCalendar, Deadlines, Limit, StoredLimit, compute_deadlines
+from engine.sla.durations import Duration, parse_duration
 from engine.sla.models import CalendarDay, CalendarYear
+from engine.tasks.models import HumanTask
 
 T = TypeVar("T")
 
@@ -59,7 +60,7 @@ class SlaService:
         except CalendarNotCovered as err:
             return use(self._weekday_fallback(session)), f"{err}; until then deadlines are counted on Monday–Friday"
 
-    def deadlines(self, session: Session, props: TaskProperties, start: datetime,
+    def deadlines(self, session: Session, props: Limit, start: datetime,
                   paused: timedelta = timedelta(0)) -> TaskDeadlines:
         """Warn and due time of a task arriving at ``start`` (moved later by ``paused`` counted time);
         ``problem`` says when a year lacked holiday data and plain weekdays were counted instead."""
@@ -91,6 +92,42 @@ class SlaService:
     def extend(self, session: Session, calendar_name: str | None, moment: datetime, extra: Duration) -> datetime:
         """``moment`` plus ``extra`` counted on the task's calendar (an extension of its deadline)."""
         return self._counted(session, calendar_name, lambda c: c.due(moment, extra))[0]
+
+    # -- a task's clock ----------------------------------------------------------------------------------
+    def pause(self, row: HumanTask, now: datetime) -> None:
+        """挂起: the task's clock stops at ``now``."""
+        row.suspended_at = now
+
+    def resume(self, session: Session, row: HumanTask, now: datetime) -> timedelta:
+        """The clock runs again: warn and due time move later by the paused counted time, which is returned."""
+        assert row.suspended_at is not None
+        paused = self.counted_time(session, row.calendar, row.suspended_at, now)
+        row.due_at = self.shift(session, row.calendar, row.due_at, paused)
+        row.warn_at = self.shift(session, row.calendar, row.warn_at, paused)
+        row.paused_seconds += int(paused.total_seconds())
+        row.suspended_at = None
+        return paused
+
+    def extend_task(self, session: Session, row: HumanTask, extra: Duration, now: datetime) -> None:
+        """延期: the deadline (and warning) move later by ``extra`` on the task's calendar; a warning or overdue
+        flag that no longer applies is cleared, so the new deadline is watched again."""
+        assert row.due_at is not None
+        row.due_at = self.extend(session, row.calendar, row.due_at, extra)
+        if row.warn_at is not None:
+            row.warn_at = self.extend(session, row.calendar, row.warn_at, extra)
+        if row.overdue_at is not None and row.due_at > now:
+            row.overdue_at = None
+        if row.warned_at is not None and row.warn_at is not None and row.warn_at > now:
+            row.warned_at = None
+
+    def recount(self, session: Session, row: HumanTask, step: Limit) -> str | None:
+        """Count the task's deadlines again from its arrival (e.g. once the calendar has a missing year), with
+        the limit and calendar stored on the row and the step's warning settings; returns the problem when the
+        calendar still cannot count them (the row is then left as it is)."""
+        times = self.deadlines(session, stored_limit(step, row), row.created_at, timedelta(seconds=row.paused_seconds))
+        if times.problem is None:
+            row.warn_at, row.due_at = times.warn_at, times.due_at
+        return times.problem
 
     # -- administration ----------------------------------------------------------------------------------
     def set_day(self, session: Session, day: date, *, is_workday: bool, note: str = "",
@@ -125,3 +162,10 @@ class SlaService:
 
     def today(self, now: datetime) -> date:
         return now.astimezone(SHANGHAI).date()
+
+
+def stored_limit(step: Limit, row: HumanTask) -> StoredLimit:
+    """The step's warning settings with the limit and calendar the row was given when it arrived."""
+    return StoredLimit(time_limit=parse_duration(row.time_limit) if row.time_limit else None,
+                       warn_before=step.warn_before, warn_percent=step.warn_percent,
+                       calendar=row.calendar or step.calendar)

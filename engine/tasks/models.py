@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, ColumnElement, ForeignKey, Index, Integer, String, and_, or_, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from engine.db import Base, UTCDateTime, utcnow
+from engine.db import Base, UTCDateTime, status_check, utcnow
+
+
+class TaskStatus(StrEnum):
+    """Where a task occurrence stands: open, or closed in one of three ways."""
+
+    READY = "ready"
+    COMPLETED = "completed"
+    RETURNED = "returned"
+    CANCELLED = "cancelled"
 
 
 class HumanTask(Base):
@@ -27,6 +37,7 @@ class HumanTask(Base):
         Index("ix_human_task_due_pending", "due_at",
               postgresql_where=text("status = 'ready' AND overdue_at IS NULL AND suspended_at IS NULL"),
               sqlite_where=text("status = 'ready' AND overdue_at IS NULL AND suspended_at IS NULL")),
+        status_check(TaskStatus),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -40,7 +51,7 @@ class HumanTask(Base):
     post_id: Mapped[int | None] = mapped_column(ForeignKey("post.id"))
     org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
-    status: Mapped[str] = mapped_column(String(20), default="ready")
+    status: Mapped[str] = mapped_column(String(20), default=TaskStatus.READY)
     form_key: Mapped[str | None] = mapped_column(String(200))
     allow: Mapped[str] = mapped_column(String(200), default="")
     time_limit: Mapped[str | None] = mapped_column(String(40))

@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
 
 from sqlalchemy import Select, and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidInput
 from engine.identity.models import User, subtree_ids
+from engine.paging import Page, check_page
 from engine.tasks.models import HumanTask
 
-T = TypeVar("T")
 SCOPES = ("inbox", "mine", "offered", "done", "org")
 SORTS = ("due", "created", "business_key", "completed")
-MAX_PAGE_SIZE = 200
-
-
-@dataclass
-class Page(Generic[T]):
-    items: Sequence[T]
-    total: int
-    page: int
-    page_size: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
 
 
 @dataclass
@@ -78,10 +63,7 @@ def query_tasks(session: Session, user: User, *, scope: str = "inbox", filters: 
                 page: int = 1, page_size: int = 50, sort: str | None = None) -> Page[HumanTask]:
     """A page of the user's tasks in ``scope``; by default open work sorted by due time (no limit last) and
     done work newest first; ``sort`` may pick created, business_key or completed instead."""
-    if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise InvalidInput(f"page must be ≥ 1 and page size 1-{MAX_PAGE_SIZE}", {"page": "out of range"})
-    if sort is not None and sort not in SORTS:
-        raise InvalidInput(f"sort '{sort}' is not one of {', '.join(SORTS)}", {"sort": "unknown"})
+    check_page(page, page_size, sort, SORTS)
     query: Select[tuple[HumanTask]] = select(HumanTask).where(scope_condition(user, scope))
     f = filters or TaskFilter()
     if f.process_key:

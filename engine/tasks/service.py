@@ -19,6 +19,7 @@ from engine.forms.validation import AttachmentCheck
 from engine.history.service import record
 from engine.identity.access import oversees
 from engine.identity.models import User
+from engine.paging import Page
 from engine.runtime.executor import conflict_guard
 from engine.runtime.models import ProcessInstance
 from engine.runtime.service import RuntimeService, check_data
@@ -32,7 +33,7 @@ from engine.tasks.access import (
 )
 from engine.tasks.handover import HandoverActions
 from engine.tasks.models import HumanTask
-from engine.tasks.queries import Page, TaskFilter, query_tasks
+from engine.tasks.queries import TaskFilter, query_tasks
 from engine.tasks.timing import TimingActions
 
 

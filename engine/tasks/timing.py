@@ -12,7 +12,7 @@ from engine.identity.access import oversees
 from engine.identity.models import User
 from engine.runtime.executor import conflict_guard
 from engine.sla.durations import Duration, parse_duration
-from engine.sla.scanner import notify_sms, recipients, task_params
+from engine.sla.notices import Notice, holders, supervisors
 from engine.tasks.access import (
     MAX_TEXT,
     actionable_task,
@@ -40,7 +40,7 @@ class TimingActions:
             raise InvalidState(f"task {task_id} is already suspended", code=Code.TASK_SUSPENDED)
         now = self.runtime.ctx.clock()
         with conflict_guard(f"task {task_id}"):
-            row.suspended_at = now
+            self.runtime.ctx.sla.pause(row, now)
             session.flush()
         record(session, row.instance_id, "task_suspended", actor_id=user.id, human_task_id=row.id,
                node_id=row.node_id, payload={"reason": reason}, at=now)
@@ -54,15 +54,10 @@ class TimingActions:
             raise InvalidState(f"task {task_id} is not suspended", code=Code.TASK_NOT_SUSPENDED)
         if not (is_offered_to(user, row) or oversees(session, user, row.org_unit_id)):
             raise NotAllowed(f"task {task_id} is not offered to {user.username}", code=Code.TASK_NOT_OFFERED)
-        sla = self.runtime.ctx.sla
         now = self.runtime.ctx.clock()
         paused_from = row.suspended_at
-        paused = sla.counted_time(session, row.calendar, paused_from, now)
         with conflict_guard(f"task {task_id}"):
-            row.due_at = sla.shift(session, row.calendar, row.due_at, paused)
-            row.warn_at = sla.shift(session, row.calendar, row.warn_at, paused)
-            row.paused_seconds += int(paused.total_seconds())
-            row.suspended_at = None
+            paused = self.runtime.ctx.sla.resume(session, row, now)
             session.flush()
         record(session, row.instance_id, "task_resumed", actor_id=user.id, human_task_id=row.id,
                node_id=row.node_id, at=now,
@@ -78,13 +73,12 @@ class TimingActions:
         if not oversees(session, user, row.org_unit_id):
             raise NotAllowed(f"only a supervisor of the task's org unit may urge task {task_id}")
         now = self.runtime.ctx.clock()
-        users = recipients(session, self.runtime.identity, row)
+        users = holders(session, self.runtime.identity, row)
         event = record(session, row.instance_id, "task_urged", actor_id=user.id, human_task_id=row.id,
                        node_id=row.node_id, at=now, payload={"note": note.strip()[:MAX_TEXT], "to": users})
         session.flush()
-        if users:
-            params = {**task_params(session, row), "urger": user.display_name, "note": note.strip()[:200]}
-            notify_sms(session, "urge", users, params, f"urge:{row.id}:{event.id}", row, now)
+        self.runtime.ctx.emit("task_urged", session, now, Notice("task_urged", row, users, f"urge:{row.id}:{event.id}",
+                                                                 actor=user, details={"note": note.strip()[:200]}))
         return row
 
     def request_extension(self, session: Session, task_id: int, user: User, *, by: str, reason: str) -> HumanTask:
@@ -93,13 +87,13 @@ class TimingActions:
         reason = required_text(reason, "reason")
         _extension(by)  # a request names a real duration
         now = self.runtime.ctx.clock()
-        bosses = [u.id for u in self.runtime.identity.supervisors_for(session, row.org_unit_id)]
+        bosses = supervisors(session, self.runtime.identity, row)
         event = record(session, row.instance_id, "extension_requested", actor_id=user.id, human_task_id=row.id,
                        node_id=row.node_id, at=now, payload={"by": by, "reason": reason, "to": bosses})
         session.flush()
-        if bosses:
-            params = {**task_params(session, row), "urger": user.display_name, "note": f"申请延期 {by}：{reason}"}
-            notify_sms(session, "urge", bosses, params, f"extension:{row.id}:{event.id}", row, now)
+        self.runtime.ctx.emit("extension_requested", session, now,
+                              Notice("extension_requested", row, bosses, f"extension:{row.id}:{event.id}", actor=user,
+                                     details={"by": by, "reason": reason}))
         return row
 
     def grant_extension(self, session: Session, task_id: int, user: User, *, by: str, reason: str) -> HumanTask:
@@ -113,16 +107,10 @@ class TimingActions:
             raise InvalidState(f"task {task_id} has no deadline to extend", code=Code.TASK_NO_DEADLINE)
         reason = required_text(reason, "reason")
         extra = _extension(by)
-        sla, now = self.runtime.ctx.sla, self.runtime.ctx.clock()
+        now = self.runtime.ctx.clock()
         old_due = row.due_at
         with conflict_guard(f"task {task_id}"):
-            row.due_at = sla.extend(session, row.calendar, row.due_at, extra)
-            if row.warn_at is not None:
-                row.warn_at = sla.extend(session, row.calendar, row.warn_at, extra)
-            if row.overdue_at is not None and row.due_at > now:
-                row.overdue_at = None
-            if row.warned_at is not None and row.warn_at is not None and row.warn_at > now:
-                row.warned_at = None
+            self.runtime.ctx.sla.extend_task(session, row, extra, now)
             session.flush()
         record(session, row.instance_id, "task_extended", actor_id=user.id, human_task_id=row.id,
                node_id=row.node_id, at=now,

@@ -280,7 +280,7 @@ def incidents(app: App, show_all: bool, as_json: bool) -> None:
         rows = [{"id": i.id, "instance_id": i.instance_id, "node_id": i.node_id, "kind": i.kind,
                  "status": i.status, "attempts": i.attempts, "created_at": iso(i.created_at),
                  "message": i.message}
-                for i in app.engine.runtime.incidents(s, status=None if show_all else "open")]
+                for i in app.engine.management.incidents(s, status=None if show_all else "open")]
     if as_json:
         emit_json(rows)
     else:
@@ -295,7 +295,7 @@ def retry(app: App, incident_id: int, username: str | None) -> None:
     """Run a failed step again."""
     with app.transaction() as s:
         actor = app.engine.identity.get_user(s, username) if username else None
-        incident = app.engine.runtime.retry_incident(s, incident_id, actor=actor)
+        incident = app.engine.management.retry_incident(s, incident_id, actor=actor)
         status, message = incident.status, incident.message
     if status == "resolved":
         click.echo(f"incident {incident_id} resolved")

@@ -9,7 +9,7 @@ import click
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from engine.jobs.worker import Worker
+from engine.worker import Worker
 from eoms.cli.common import App, pass_app
 from webapp import create_app
 

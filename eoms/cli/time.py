@@ -14,10 +14,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 
 from engine.jobs.models import JOB_STATUSES
-from engine.jobs.worker import Worker
 from engine.repository.properties import CALENDARS
 from engine.sla.calendar import SHANGHAI, CalendarNotCovered
 from engine.sla.durations import parse_duration
+from engine.worker import Worker
 from eoms.cli.common import App, emit_json, iso, local_time, pass_app, print_table
 from handlers.sms.models import SmsMessage
 
@@ -188,6 +188,6 @@ def jobs(app: App, status: str | None, limit: int, as_json: bool) -> None:
     with app.transaction() as s:
         rows = [{"id": j.id, "kind": j.kind, "status": j.status, "attempts": f"{j.attempts}/{j.max_attempts}",
                  "due_at": iso(j.due_at), "instance_id": j.instance_id, "last_error": j.last_error or ""}
-                for j in app.engine.jobs.list(s, status=status, limit=limit)]
+                for j in app.engine.management.jobs(s, status=status, limit=limit)]
     emit_json(rows) if as_json else print_table(rows, ["id", "kind", "status", "attempts", "due_at", "instance_id",
                                                        "last_error"])

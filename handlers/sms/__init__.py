@@ -12,16 +12,16 @@ from engine.identity.models import User
 from engine.identity.service import IdentityService
 from engine.jobs.service import enqueue
 from engine.registry import HandlerContext, HandlerRegistry, JobContext
-from engine.sla.scanner import SMS_JOB
 from handlers.sms.backends import OutgoingSms, SmsBackend
 from handlers.sms.models import SmsMessage
+from handlers.sms.notices import register_notices
 from handlers.sms.templates import get_template
 
-JOB_KIND = SMS_JOB  # the engine queues these (deadline warnings, 催办); this module sends them
+JOB_KIND = "sms.send"  # queued by the sms.send step and by the engine's notices (warnings, 催办); sent here
 
 
 def register(registry: HandlerRegistry, backend: SmsBackend) -> None:
-    """Register the SMS service-task handler and the SMS job handler."""
+    """Register the SMS service-task handler, the SMS job handler and the SMS for the engine's notices."""
     identity = IdentityService()
 
     def send_step(ctx: HandlerContext, template: str, to_post: str | None = None, to_org: str | None = None,
@@ -81,3 +81,4 @@ def register(registry: HandlerRegistry, backend: SmsBackend) -> None:
 
     registry.register("sms.send", send_step)
     registry.register_job(JOB_KIND, deliver)
+    register_notices(registry, JOB_KIND)

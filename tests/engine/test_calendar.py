@@ -485,9 +485,9 @@ def test_a_deadline_needing_an_uncovered_year_opens_a_calendar_incident_until_re
     # retrying before the year is entered changes nothing but the attempt count
     clock.now = at("2027-01-01 10:00")
     with db.sessions.begin() as s, pytest.raises(NotAllowed):
-        pe.runtime.retry_incident(s, incident_id, actor=user(s, pe, "alice"))
+        pe.management.retry_incident(s, incident_id, actor=user(s, pe, "alice"))
     with db.sessions.begin() as s:
-        pe.runtime.retry_incident(s, incident_id, actor=user(s, pe, "admin"))
+        pe.management.retry_incident(s, incident_id, actor=user(s, pe, "admin"))
     with db.sessions() as s:
         incident = s.get(Incident, incident_id)
         assert (incident.status, incident.attempts) == ("open", 2)
@@ -499,7 +499,7 @@ def test_a_deadline_needing_an_uncovered_year_opens_a_calendar_incident_until_re
         pe.sla.set_day(s, date(2027, 1, 1), is_workday=False, note="New Year")
     clock.now = at("2027-01-01 11:00")
     with db.sessions.begin() as s:
-        pe.runtime.retry_incident(s, incident_id, actor=user(s, pe, "admin"))
+        pe.management.retry_incident(s, incident_id, actor=user(s, pe, "admin"))
     with db.sessions() as s:
         incident = s.get(Incident, incident_id)
         assert (incident.status, incident.resolved_at, incident.resolved_by_id) == (
@@ -547,7 +547,7 @@ def test_retrying_a_calendar_incident_keeps_the_time_a_task_was_suspended(pe, db
     # paused working time: 12-31 16:00-17:30 (1.5 h) + Mon 08:30-09:30 (1 h) = 2.5 h
     assert task_row(db, task_id).due_at == sh("2027-01-04 17:30")  # the weekday-counted due + 2.5 h
     with db.sessions.begin() as s:
-        pe.runtime.retry_incident(s, incident_id, actor=user(s, pe, "admin"))
+        pe.management.retry_incident(s, incident_id, actor=user(s, pe, "admin"))
     with db.sessions() as s:
         assert s.get(Incident, incident_id).status == "resolved"
     row = task_row(db, task_id)
@@ -571,7 +571,7 @@ def test_retrying_a_calendar_incident_recounts_each_task_from_its_own_limit(pe, 
     clock.now = at("2027-01-04 09:00")
     for incident_id in {plain_incident, extended_incident}:
         with db.sessions.begin() as s:
-            pe.runtime.retry_incident(s, incident_id, actor=user(s, pe, "admin"))
+            pe.management.retry_incident(s, incident_id, actor=user(s, pe, "admin"))
     # one working day from Thu 12-31 15:00, with Fri 01-01 now a holiday: the same time on Mon 01-04
     assert task_row(db, plain).due_at == sh("2027-01-04 15:00")
     assert task_row(db, extended).due_at == granted

@@ -62,7 +62,7 @@ def spiff_data(pe, s, instance_id, node_id):  # type: ignore[no-untyped-def]
 
 def retry(pe, db, incident_id, username="admin"):  # type: ignore[no-untyped-def]
     with db.sessions.begin() as s:
-        incident = pe.runtime.retry_incident(s, incident_id, actor=user(s, pe, username))
+        incident = pe.management.retry_incident(s, incident_id, actor=user(s, pe, username))
         return incident.status, incident.attempts
 
 
@@ -84,8 +84,8 @@ def test_failing_handler_keeps_the_completion_and_opens_an_incident(pe, db, depl
         assert tasks_of(s, instance_id) == [("accept", "completed")]
         assert "task_completed" in [e for e, _ in events(s, pe, instance_id)]
         # the service-level list shows it
-        assert incident.id in [i.id for i in pe.runtime.incidents(s)]
-        assert incident.id not in [i.id for i in pe.runtime.incidents(s, status="resolved")]
+        assert incident.id in [i.id for i in pe.management.incidents(s)]
+        assert incident.id not in [i.id for i in pe.management.incidents(s, status="resolved")]
 
 
 def test_failing_handler_is_recorded_as_a_handler_incident(pe, db, deploy):
@@ -109,8 +109,8 @@ def test_retry_after_the_fix_resolves_the_incident_and_moves_on(pe, db, deploy, 
         assert incident.status == "resolved"
         assert incident.resolved_at is not None
         assert incident.resolved_by_id == user(s, pe, "admin").id
-        assert incident_id not in [i.id for i in pe.runtime.incidents(s)]
-        assert incident_id in [i.id for i in pe.runtime.incidents(s, status="resolved")]
+        assert incident_id not in [i.id for i in pe.management.incidents(s)]
+        assert incident_id in [i.id for i in pe.management.incidents(s, status="resolved")]
         timeline = events(s, pe, instance_id)
         assert timeline.count(("incident_retried", "activate")) == 1
         assert ("incident_resolved", "activate") in timeline
@@ -127,7 +127,7 @@ def test_retry_after_the_fix_resolves_the_incident_and_moves_on(pe, db, deploy, 
     assert complete(pe, db, check_id, "bob", {"checked": True}) == []
     with db.sessions() as s:
         assert s.get(ProcessInstance, instance_id).status == "completed"
-        assert pe.runtime.incidents(s) == []
+        assert pe.management.incidents(s) == []
         # the step that finally ran is in the history like any other automatic step, before the resolution
         timeline = events(s, pe, instance_id)
         assert ("step_completed", "activate") in timeline
@@ -219,7 +219,7 @@ def test_retry_rules(pe, db, deploy, switch):
         incident_id = incidents_of(s, instance_id)[0].id
     # a plain post holder may not retry, and trying changes nothing
     with db.sessions.begin() as s, pytest.raises(NotAllowed):
-        pe.runtime.retry_incident(s, incident_id, actor=user(s, pe, "alice"))
+        pe.management.retry_incident(s, incident_id, actor=user(s, pe, "alice"))
     assert switch.calls == 1
     with db.sessions() as s:
         incident = s.get(Incident, incident_id)
@@ -227,12 +227,12 @@ def test_retry_rules(pe, db, deploy, switch):
         assert ("incident_retried", "activate") not in events(s, pe, instance_id)
     # an unknown incident
     with db.sessions.begin() as s, pytest.raises(NotFound):
-        pe.runtime.retry_incident(s, incident_id + 1000, actor=user(s, pe, "admin"))
+        pe.management.retry_incident(s, incident_id + 1000, actor=user(s, pe, "admin"))
     # the admin may; a resolved incident cannot be retried again
     switch.failing = False
     assert retry(pe, db, incident_id, "admin")[0] == "resolved"
     with db.sessions.begin() as s, pytest.raises(InvalidState, match="already resolved"):
-        pe.runtime.retry_incident(s, incident_id, actor=user(s, pe, "admin"))
+        pe.management.retry_incident(s, incident_id, actor=user(s, pe, "admin"))
     assert switch.calls == 2
     with db.sessions() as s:
         retried = s.scalar(select(func.count()).select_from(HistoryEvent).where(

@@ -19,7 +19,7 @@ from engine.history.models import HistoryEvent
 from engine.identity.models import User
 from engine.jobs.models import Job
 from engine.jobs.service import enqueue
-from engine.jobs.worker import Worker
+from engine.worker import Worker
 from engine.registry import JobContext
 from engine.runtime.models import Incident
 from engine.tasks.models import HumanTask
@@ -478,11 +478,11 @@ def test_failing_job_backs_off_becomes_an_incident_and_recovers_on_retry(pe, db,
     assert switch.calls == 4
 
     with db.sessions.begin() as s, pytest.raises(NotAllowed):
-        pe.runtime.retry_incident(s, incident.id, actor=user(s, pe, "alice"))
+        pe.management.retry_incident(s, incident.id, actor=user(s, pe, "alice"))
     switch.failing = False
     retried_at = clock.advance(minutes=1)
     with db.sessions.begin() as s:
-        pe.runtime.retry_incident(s, incident.id, actor=user(s, pe, "admin"))
+        pe.management.retry_incident(s, incident.id, actor=user(s, pe, "admin"))
     with db.sessions() as s:
         job = s.get(Job, job_id)
         assert (job.status, job.attempts, job.due_at, job.finished_at) == ("pending", 0, retried_at, None)
@@ -507,7 +507,7 @@ def test_retried_job_that_still_fails_keeps_one_incident(pe, db, clock, worker, 
     with db.sessions() as s:
         (incident,) = s.scalars(select(Incident)).all()
     with db.sessions.begin() as s:
-        pe.runtime.retry_incident(s, incident.id, actor=None)
+        pe.management.retry_incident(s, incident.id, actor=None)
     worker.tick()
     clock.advance(seconds=10)
     worker.tick()

@@ -20,7 +20,7 @@ from engine.errors import BpmnValidationError
 from engine.history.models import HistoryEvent
 from engine.identity.models import OrgUnit
 from engine.jobs.models import Job, TimerSchedule
-from engine.jobs.worker import TickReport, Worker
+from engine.worker import TickReport, Worker
 from engine.repository.models import ProcessDefinition
 from engine.runtime.models import ProcessInstance
 from engine.tasks.models import HumanTask

@@ -140,13 +140,6 @@ def _new_row(session: Session, instance: ProcessInstance, definition: LoadedDefi
     )
 
 
-def stored_limit_properties(props: TaskProperties, row: HumanTask) -> TaskProperties:
-    """The step's properties with the limit and calendar the row was given when it arrived (a ``timeLimit``
-    expression is evaluated once, then kept on the row), for recounting its deadlines later."""
-    return replace(props, time_limit=parse_duration(row.time_limit) if row.time_limit else None,
-                   time_limit_expr=None, calendar=row.calendar or props.calendar)
-
-
 def _with_limit(task: Task, props: TaskProperties, node: str, problems: list[tuple[str, str]]) -> TaskProperties:
     """Properties whose ``timeLimit`` expression (e.g. ``="PT2H" if vip else "PT4H"``) is evaluated."""
     if not props.time_limit_expr:

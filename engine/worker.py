@@ -153,7 +153,7 @@ class Worker:
 
     def _scan_sla(self, report: TickReport) -> None:
         with self.sessions.begin() as s:
-            report.sla_levels += scan_deadlines(s, self.pe.identity, self.pe.ctx.clock())
+            report.sla_levels += scan_deadlines(s, self.pe.identity, self.pe.ctx.clock(), self.pe.ctx.emit)
 
     def _run_jobs(self, report: TickReport) -> None:
         with self.sessions.begin() as s:

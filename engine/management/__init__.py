@@ -1,0 +1,1 @@
+"""Management: incidents and jobs as an operator sees them (Camunda's ManagementService)."""
