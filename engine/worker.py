@@ -20,7 +20,7 @@ from engine.core import ProcessEngine
 from engine.errors import ConcurrencyConflict, EomsError
 from engine.identity.models import OrgUnit
 from engine.jobs.models import TimerSchedule, WorkerHeartbeat
-from engine.runtime.models import ProcessInstance
+from engine.runtime.models import InstanceStatus, ProcessInstance
 from engine.sla.scanner import scan_deadlines
 
 log = logging.getLogger("eoms.worker")
@@ -93,7 +93,8 @@ class Worker:
                 with self.sessions.begin() as s:
                     now = self.pe.ctx.clock()
                     query = (select(ProcessInstance)
-                             .where(ProcessInstance.status == "running", ProcessInstance.next_timer_at < now)
+                             .where(ProcessInstance.status == InstanceStatus.RUNNING,
+                                    ProcessInstance.next_timer_at < now)
                              .order_by(ProcessInstance.next_timer_at).limit(1))
                     if seen:
                         query = query.where(ProcessInstance.id.not_in(seen))

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from engine.errors import Code, InvalidState, NotFound
 from engine.history.service import record
-from engine.jobs.models import Job
+from engine.jobs.models import Job, JobStatus
 from engine.registry import HandlerRegistry, JobContext
-from engine.runtime.models import Incident
+from engine.runtime.models import Incident, IncidentStatus
 
 MAX_ERROR_TEXT = 2000
 ReplyHandler = Callable[[Session, dict[str, Any], dict[str, Any]], None]
@@ -40,7 +40,7 @@ def enqueue(session: Session, kind: str, payload: dict[str, Any], key: str, *, n
     existing = session.scalar(select(Job).where(Job.idempotency_key == key))
     if existing is not None:
         return existing
-    job = Job(kind=kind, payload=payload, idempotency_key=key, status="pending", due_at=due_at or now,
+    job = Job(kind=kind, payload=payload, idempotency_key=key, status=JobStatus.PENDING, due_at=due_at or now,
               max_attempts=max_attempts, instance_id=instance_id, created_at=now, updated_at=now)
     try:
         with session.begin_nested():
@@ -57,8 +57,8 @@ def cancel_jobs(session: Session, instance_id: int, now: datetime) -> int:
     """Cancel the instance's jobs that have not run yet (or whose worker holds them: it finds them cancelled
     and skips them). Returns how many."""
     return session.execute(
-        update(Job).where(Job.instance_id == instance_id, Job.status.in_(("pending", "running")))
-        .values(status="cancelled", finished_at=now, updated_at=now, locked_by=None, locked_until=None)
+        update(Job).where(Job.instance_id == instance_id, Job.status.in_((JobStatus.PENDING, JobStatus.RUNNING)))
+        .values(status=JobStatus.CANCELLED, finished_at=now, updated_at=now, locked_by=None, locked_until=None)
         .execution_options(synchronize_session=False)
     ).rowcount
 
@@ -68,9 +68,9 @@ def reset_job(session: Session, job_id: int, now: datetime) -> Job:
     job = session.get(Job, job_id)
     if job is None:
         raise NotFound(f"job {job_id} does not exist")
-    if job.status not in ("failed", "pending"):
+    if job.status not in (JobStatus.FAILED, JobStatus.PENDING):
         raise InvalidState(f"job {job_id} is {job.status}", code=Code.JOB_NOT_RETRYABLE)
-    job.status, job.attempts, job.due_at, job.updated_at, job.finished_at = "pending", 0, now, now, None
+    job.status, job.attempts, job.due_at, job.updated_at, job.finished_at = JobStatus.PENDING, 0, now, now, None
     return job
 
 
@@ -94,21 +94,21 @@ class JobService:
         """
         now = self.clock()
         due = or_(
-            and_(Job.status == "pending", Job.due_at <= now),
-            and_(Job.status == "running", Job.locked_until < now),
+            and_(Job.status == JobStatus.PENDING, Job.due_at <= now),
+            and_(Job.status == JobStatus.RUNNING, Job.locked_until < now),
         )
         query = select(Job).where(due).order_by(Job.due_at, Job.id).limit(limit)
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         claimed = []
         for job in session.scalars(query).all():
-            if job.status == "running" and job.attempts >= job.max_attempts:
+            if job.status == JobStatus.RUNNING and job.attempts >= job.max_attempts:
                 # its worker died during every attempt (each claim counts one): stop taking it over
                 self._failed(session, job, f"the worker running it stopped {job.attempts} times "
                                            f"(last: {job.locked_by})", now)
                 continue
             job.attempts += 1  # counted here, committed before the job runs, so a crash counts too
-            job.status, job.locked_by, job.locked_until = "running", worker_id, now + self.policy.lease
+            job.status, job.locked_by, job.locked_until = JobStatus.RUNNING, worker_id, now + self.policy.lease
             job.updated_at = now
             claimed.append(job.id)
         session.flush()
@@ -124,7 +124,7 @@ class JobService:
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         job = session.scalar(query)
-        if job is None or job.status != "running" or job.locked_by != worker_id:
+        if job is None or job.status != JobStatus.RUNNING or job.locked_by != worker_id:
             return "skipped"
         now = self.clock()
         jctx = JobContext(session=session, job_id=job.id, kind=job.kind, idempotency_key=job.idempotency_key,
@@ -136,13 +136,13 @@ class JobService:
             self._failed(session, job, f"{type(err).__name__}: {err}", now)
             return job.status
         had_failed = job.last_error is not None  # only a job that failed before can have an open incident
-        job.status, job.finished_at, job.updated_at = "done", now, now
+        job.status, job.finished_at, job.updated_at = JobStatus.DONE, now, now
         job.locked_by = job.locked_until = None
         job.last_error = None
         job.result = result if isinstance(result, dict) else None
         self._send_reply(session, job, {"ok": True, "result": job.result})
         for incident in self._open_incidents(session, job.id) if had_failed else ():
-            incident.status, incident.resolved_at, incident.updated_at = "resolved", now, now
+            incident.status, incident.resolved_at, incident.updated_at = IncidentStatus.RESOLVED, now, now
             if job.instance_id:
                 record(session, job.instance_id, "incident_resolved", payload={"incident_id": incident.id}, at=now)
         return "done"
@@ -151,9 +151,9 @@ class JobService:
         job.last_error, job.updated_at = error[:MAX_ERROR_TEXT], now
         job.locked_by = job.locked_until = None
         if job.attempts < job.max_attempts:
-            job.status, job.due_at = "pending", now + self.policy.backoff(job.attempts)
+            job.status, job.due_at = JobStatus.PENDING, now + self.policy.backoff(job.attempts)
             return
-        job.status, job.finished_at = "failed", now
+        job.status, job.finished_at = JobStatus.FAILED, now
         if job.payload.get("reply") and self._reply is not None:
             # the process waits for the outcome and has its own path for a failure: no incident
             if job.instance_id:
@@ -186,4 +186,5 @@ class JobService:
 
     @staticmethod
     def _open_incidents(session: Session, job_id: int) -> Sequence[Incident]:
-        return session.scalars(select(Incident).where(Incident.job_id == job_id, Incident.status == "open")).all()
+        return session.scalars(select(Incident).where(Incident.job_id == job_id,
+                                                      Incident.status == IncidentStatus.OPEN)).all()

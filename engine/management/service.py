@@ -22,9 +22,9 @@ from engine.identity.models import User
 from engine.jobs.models import Job
 from engine.jobs.service import reset_job
 from engine.runtime.executor import conflict_guard, load_definition
-from engine.runtime.models import Incident, ProcessInstance
+from engine.runtime.models import Incident, IncidentStatus, ProcessInstance
 from engine.runtime.service import RuntimeService
-from engine.tasks.models import HumanTask
+from engine.tasks.models import HumanTask, TaskStatus
 
 
 class ManagementService:
@@ -54,7 +54,7 @@ class ManagementService:
         incident = session.get(Incident, incident_id)
         if incident is None:
             raise NotFound(f"incident {incident_id} does not exist", details={"incident": incident_id})
-        if incident.status != "open":
+        if incident.status != IncidentStatus.OPEN:
             raise InvalidState(f"incident {incident_id} is already {incident.status}", code=Code.INCIDENT_CLOSED,
                                details={"incident": incident_id, "status": str(incident.status)})
         instance = session.get(ProcessInstance, incident.instance_id) if incident.instance_id else None
@@ -91,7 +91,8 @@ class ManagementService:
                                                             HistoryEvent.event_type == "task_extended",
                                                             HistoryEvent.human_task_id.is_not(None))
         rows = session.scalars(select(HumanTask).where(
-            HumanTask.instance_id == instance.id, HumanTask.status == "ready", HumanTask.time_limit.is_not(None),
+            HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.READY,
+            HumanTask.time_limit.is_not(None),
             HumanTask.id.not_in(extended))).all()
         problems = []
         for row in rows:
@@ -106,7 +107,7 @@ class ManagementService:
 
 
 def _resolve(session: Session, incident: Incident, instance_id: int, actor_id: int | None, now: datetime) -> None:
-    incident.status, incident.resolved_at, incident.updated_at = "resolved", now, now
+    incident.status, incident.resolved_at, incident.updated_at = IncidentStatus.RESOLVED, now, now
     incident.resolved_by_id = actor_id
     record(session, instance_id, "incident_resolved", actor_id=actor_id, node_id=incident.node_id,
            payload={"incident_id": incident.id}, at=now)

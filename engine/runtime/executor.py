@@ -32,7 +32,7 @@ from engine.history.service import record
 from engine.registry import HandlerContext
 from engine.repository.cache import LoadedDefinition
 from engine.repository.models import ProcessDefinition
-from engine.runtime.models import Incident, ProcessInstance
+from engine.runtime.models import Incident, IncidentStatus, InstanceStatus, ProcessInstance
 from engine.runtime.projection import sync_human_tasks
 from engine.spiff.scripting import EomsScriptEngine
 from engine.spiff.stepping import (
@@ -157,7 +157,7 @@ class InstanceOperation:
         node_id = task.task_spec.bpmn_id or task.task_spec.name if task is not None else ""
         spiff_id = str(task.id) if task is not None else None
         existing = self.session.scalar(
-            select(Incident).where(Incident.instance_id == self.instance.id, Incident.status == "open",
+            select(Incident).where(Incident.instance_id == self.instance.id, Incident.status == IncidentStatus.OPEN,
                                    Incident.node_id == node_id, Incident.kind == kind)
         )
         if existing is not None:
@@ -188,15 +188,15 @@ class InstanceOperation:
         for kind, message in problems:
             self._open_incident(None, kind, message)
         instance = self.instance
-        if instance.status == "running" and is_finished(self.workflow):
-            instance.status = "completed" if self.workflow.success else "cancelled"
+        if instance.status == InstanceStatus.RUNNING and is_finished(self.workflow):
+            instance.status = InstanceStatus.COMPLETED if self.workflow.success else InstanceStatus.CANCELLED
             instance.ended_at = self.now
-            if instance.status == "completed":
+            if instance.status == InstanceStatus.COMPLETED:
                 record(self.session, instance.id, "instance_completed", actor_id=self.actor_id, at=self.now)
                 self.ctx.emit("instance_completed", self.session, self.now, instance)
         instance.state = self.ctx.codec.dump_state(self.workflow)
         instance.serializer_version = SPIFF_FORMAT
-        instance.next_timer_at = next_timer_due(self.workflow) if instance.status == "running" else None
+        instance.next_timer_at = next_timer_due(self.workflow) if instance.status == InstanceStatus.RUNNING else None
         self.session.flush()
         return created
 

@@ -19,7 +19,7 @@ from engine.repository.properties import TaskProperties
 from engine.runtime.models import ProcessInstance
 from engine.sla.durations import parse_duration
 from engine.sla.service import TaskDeadlines
-from engine.tasks.models import HumanTask
+from engine.tasks.models import HumanTask, TaskStatus
 
 
 def sync_human_tasks(
@@ -38,12 +38,12 @@ def sync_human_tasks(
     ``(incident kind, message)`` pairs: the work goes on and an incident says what needs fixing.
     """
     open_rows = session.scalars(
-        select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == "ready")
+        select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.READY)
     ).all()
     ready_ids = {str(t.id): t for t in ready}
     for row in open_rows:
         if row.spiff_task_id not in ready_ids:
-            row.status = "cancelled"
+            row.status = TaskStatus.CANCELLED
             row.completed_at = now
             record(session, instance.id, "task_cancelled", human_task_id=row.id, node_id=row.node_id,
                    payload={"reason": reason} if reason else None, at=now)
@@ -129,7 +129,7 @@ def _new_row(session: Session, instance: ProcessInstance, definition: LoadedDefi
         lane=spec.lane if post is None or post_ref == spec.lane else post.code,
         post_id=post.id if post is not None else None,
         org_unit_id=org_id,
-        status="ready",
+        status=TaskStatus.READY,
         form_key=props.form_key,
         allow=",".join(sorted(props.allow)),
         time_limit=props.time_limit and _iso(props.time_limit),

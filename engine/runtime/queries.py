@@ -14,7 +14,7 @@ from engine.identity.models import User, subtree_ids, unit_subtree_ids
 from engine.paging import Page, check_page
 from engine.repository.models import ProcessDefinition
 from engine.runtime.models import INSTANCE_STATUSES, ProcessInstance
-from engine.tasks.models import HumanTask
+from engine.tasks.models import HumanTask, TaskStatus
 
 
 @dataclass
@@ -100,7 +100,8 @@ def search_instances(session: Session, user: User, filters: InstanceFilter, *, p
     if f.warn_at:
         task_conditions.append(HumanTask.near_limit_clause(f.warn_at))
     if task_conditions:
-        query = query.where(exists().where(HumanTask.instance_id == ProcessInstance.id, HumanTask.status == "ready",
+        query = query.where(exists().where(HumanTask.instance_id == ProcessInstance.id,
+                                           HumanTask.status == TaskStatus.READY,
                                            *task_conditions))
     for column, lower, upper in ((ProcessInstance.started_at, f.started_from, f.started_to),
                                  (ProcessInstance.ended_at, f.ended_from, f.ended_to)):

@@ -30,7 +30,7 @@ from engine.runtime.executor import (
     new_instance,
     open_instance,
 )
-from engine.runtime.models import Incident, ProcessInstance
+from engine.runtime.models import Incident, IncidentStatus, InstanceStatus, ProcessInstance
 from engine.spiff.stepping import all_tasks
 from engine.spiff.timers import fire_start_timers
 from engine.tasks.models import HumanTask
@@ -97,7 +97,7 @@ class RuntimeService:
         actor_id = actor.id if actor else None
         instance = ProcessInstance(
             definition_id=definition_row.id, process_key=process_key, business_key=business_key,
-            org_unit_id=org.id, status="running", state="{}", serializer_version="", started_at=now,
+            org_unit_id=org.id, status=InstanceStatus.RUNNING, state="{}", serializer_version="", started_at=now,
             started_by_id=actor_id,
         )
         instance.take_search_fields(data)
@@ -133,7 +133,7 @@ class RuntimeService:
         return session.scalar(
             select(ProcessInstance.id).where(
                 ProcessInstance.process_key == process_key, ProcessInstance.business_key == business_key,
-                ProcessInstance.status != "cancelled",
+                ProcessInstance.status != InstanceStatus.CANCELLED,
             ).limit(1)
         )
 
@@ -150,7 +150,7 @@ class RuntimeService:
 
     def open(self, session: Session, instance: ProcessInstance, actor_id: int | None) -> InstanceOperation:
         """Restore an instance for a change (used by the task service and the scheduler)."""
-        if instance.status != "running":
+        if instance.status != InstanceStatus.RUNNING:
             raise InvalidState(f"instance {instance.id} is {instance.status}", code=Code.INSTANCE_NOT_RUNNING,
                                details={"instance": instance.id, "status": str(instance.status)})
         return open_instance(self.ctx, session, instance, actor_id)
@@ -166,7 +166,7 @@ class RuntimeService:
         with conflict_guard(f"work order {instance.business_key}"):
             op = self.open(session, instance, actor.id)
             op.workflow.cancel()
-            instance.status = "cancelled"
+            instance.status = InstanceStatus.CANCELLED
             instance.ended_at = op.now
             instance.end_reason = reason
             record(session, instance.id, "instance_cancelled", actor_id=actor.id, at=op.now,
@@ -175,7 +175,8 @@ class RuntimeService:
             self.ctx.emit("instance_cancelled", session, op.now, instance)
             op.save(reason="instance cancelled")
             for incident in self._open_incidents(session, instance.id):
-                incident.status, incident.resolved_at, incident.resolved_by_id = "resolved", op.now, actor.id
+                incident.status, incident.resolved_at = IncidentStatus.RESOLVED, op.now
+                incident.resolved_by_id = actor.id
         return instance
 
     def task_data(self, session: Session, row: HumanTask) -> dict[str, Any]:
@@ -232,5 +233,5 @@ class RuntimeService:
 
     def _open_incidents(self, session: Session, instance_id: int) -> Sequence[Incident]:
         return session.scalars(
-            select(Incident).where(Incident.instance_id == instance_id, Incident.status == "open")
+            select(Incident).where(Incident.instance_id == instance_id, Incident.status == IncidentStatus.OPEN)
         ).all()

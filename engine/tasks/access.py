@@ -9,14 +9,14 @@ from sqlalchemy.orm import Session
 from engine.errors import Code, ConcurrencyConflict, InvalidInput, InvalidState, NotAllowed, NotFound
 from engine.identity.access import holds_post_in, oversees
 from engine.identity.models import User
-from engine.tasks.models import HumanTask
+from engine.tasks.models import HumanTask, TaskStatus
 
 MAX_TEXT = 2000
 
 
 def is_offered_to(user: User, row: HumanTask) -> bool:
     """Open and either assigned to the user or unclaimed for one of the user's posts in the user's unit."""
-    if row.status != "ready":
+    if row.status != TaskStatus.READY:
         return False
     if row.assignee_id is not None:
         return row.assignee_id == user.id
@@ -65,7 +65,7 @@ def claimed_by_other(row: HumanTask) -> ConcurrencyConflict:
 
 
 def require_open(row: HumanTask) -> None:
-    if row.status != "ready":
+    if row.status != TaskStatus.READY:
         raise InvalidState(f"task {row.id} is already {row.status}", code=Code.TASK_NOT_READY,
                            details={"task": row.id, "status": str(row.status)})
 

@@ -15,7 +15,7 @@ from engine.identity.models import OrgUnit, Post, User
 from engine.runtime.executor import conflict_guard
 from engine.runtime.models import ProcessInstance
 from engine.tasks.access import actionable_task, live_task, require_running, required_text, visible_task
-from engine.tasks.models import HumanTask
+from engine.tasks.models import HumanTask, TaskStatus
 
 if TYPE_CHECKING:
     from engine.runtime.service import RuntimeService
@@ -85,10 +85,10 @@ class HandoverActions:
             previous_row = session.scalar(
                 select(HumanTask).where(HumanTask.instance_id == instance.id,
                                         HumanTask.spiff_task_id == str(previous.id),
-                                        HumanTask.status == "completed")
+                                        HumanTask.status == TaskStatus.COMPLETED)
                 .order_by(HumanTask.id.desc()).limit(1)
             )
-            row.status, row.completed_at = "returned", op.now
+            row.status, row.completed_at = TaskStatus.RETURNED, op.now
             event = record(session, instance.id, "task_returned", actor_id=user.id, human_task_id=row.id,
                            node_id=row.node_id, at=op.now,
                            payload={"reason": reason, "to_node": previous.task_spec.bpmn_id})

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from engine.errors import InvalidInput
 from engine.identity.models import User, subtree_ids
 from engine.paging import Page, check_page
-from engine.tasks.models import HumanTask
+from engine.tasks.models import HumanTask, TaskStatus
 
 SCOPES = ("inbox", "mine", "offered", "done", "org")
 SORTS = ("due", "created", "business_key", "completed")
@@ -37,9 +37,9 @@ def scope_condition(user: User, scope: str):  # type: ignore[no-untyped-def]
     and below (supervisors and admins).
     """
     post_ids = [p.id for p in user.posts]
-    mine = and_(HumanTask.assignee_id == user.id, HumanTask.status == "ready")
+    mine = and_(HumanTask.assignee_id == user.id, HumanTask.status == TaskStatus.READY)
     offered = (
-        and_(HumanTask.assignee_id.is_(None), HumanTask.status == "ready", HumanTask.post_id.in_(post_ids),
+        and_(HumanTask.assignee_id.is_(None), HumanTask.status == TaskStatus.READY, HumanTask.post_id.in_(post_ids),
              HumanTask.org_unit_id == user.org_unit_id)
         if post_ids else false()
     )
@@ -54,7 +54,7 @@ def scope_condition(user: User, scope: str):  # type: ignore[no-untyped-def]
     if scope == "org":
         if user.role not in ("supervisor", "admin"):
             return false()
-        cond = HumanTask.status == "ready"
+        cond = HumanTask.status == TaskStatus.READY
         return cond if user.role == "admin" else and_(cond, HumanTask.org_unit_id.in_(subtree_ids(user.org_unit.path)))
     raise InvalidInput(f"scope '{scope}' is not one of {', '.join(SCOPES)}", {"scope": "unknown"})
 

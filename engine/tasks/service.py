@@ -32,7 +32,7 @@ from engine.tasks.access import (
     visible_task,
 )
 from engine.tasks.handover import HandoverActions
-from engine.tasks.models import HumanTask
+from engine.tasks.models import HumanTask, TaskStatus
 from engine.tasks.queries import TaskFilter, query_tasks
 from engine.tasks.timing import TimingActions
 
@@ -99,7 +99,7 @@ class TaskService(HandoverActions, TimingActions):
                                            self._attachment_check(session, row))
             task.set_data(**data)
             instance.take_search_fields(data)
-            row.status, row.completed_at, row.completed_by_id = "completed", op.now, user.id
+            row.status, row.completed_at, row.completed_by_id = TaskStatus.COMPLETED, op.now, user.id
             row.assignee_id = row.assignee_id or user.id
             row.data = data
             record(session, instance.id, "task_completed", actor_id=user.id, human_task_id=row.id,
