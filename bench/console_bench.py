@@ -24,7 +24,7 @@ from engine.db import make_session_factory
 from engine.identity.models import OrgUnit, Post, User
 from engine.runtime.models import ProcessInstance
 from engine.tasks.models import HumanTask
-from eoms.demo import CITIES, POSTS
+from eoms.demo import CITIES, flow_posts
 from eoms.settings import Settings
 from handlers import build_registry
 from handlers.kpi.models import KpiOrder, KpiStep
@@ -52,7 +52,7 @@ def _world(pe: ProcessEngine, db: Engine) -> dict[str, Any]:
         pe.identity.add_org_unit(s, "GD", "广东")
         for code, name in CITIES:
             pe.identity.add_org_unit(s, code, name, "GD")
-        for code, name in POSTS:
+        for code, name in flow_posts():
             pe.identity.add_post(s, code, name)
         pe.identity.add_user(s, "boss", display_name="省主管", password="bench-password", org_code="GD",
                              role="supervisor")

@@ -1,6 +1,10 @@
-"""``eoms seed-demo``: a province and three cities, a person for every post, routing rules and inventory,
-the five flows deployed, and work orders at every stage — some near their limit, some overdue, some
-finished last month. Idempotent: what exists is left alone."""
+"""``eoms seed-demo``: a province and three cities, a person for every post the diagrams' lanes name, routing
+rules and inventory, the five flows deployed, and work orders at every stage — some near their limit, some
+overdue, some finished last month. Idempotent: what exists is left alone.
+
+The diagrams in ``processes/`` are the source of truth: the posts the demo creates are the ones their lanes
+name (:func:`flow_posts`); :data:`POSTS` only gives each a code (people are ``<city>_<code>``) and its Chinese
+name, and a lane it does not know stops the seed with an error naming the lane and the file."""
 
 from __future__ import annotations
 
@@ -10,18 +14,22 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.core import ProcessEngine
 from engine.db import utcnow
-from engine.jobs.worker import Worker
+from engine.errors import Code, EomsError
 from engine.runtime.models import ProcessInstance
 from engine.tasks.models import HumanTask
+from engine.worker import Worker
 from handlers.dispatch import add_rule
 from handlers.resources.inventory import add_resources
 
 CITIES = [("GZ", "广州"), ("SZ", "深圳"), ("DG", "东莞")]
+# (code, Chinese name) of the posts the demo knows how to staff, in a fixed order (phone numbers follow it);
+# which of them exist is decided by the diagrams' lanes, see flow_posts()
 POSTS = [
     ("product_manager", "产品经理"), ("support_dispatcher", "支撑调度员"), ("transmission_engineer", "传输工程师"),
     ("data_engineer", "数据工程师"), ("solution_manager", "方案经理"), ("solution_reviewer", "方案审核员"),
@@ -32,6 +40,8 @@ POSTS = [
 ]
 PROVINCE_POSTS = ("planner", "plan_approver")
 DEFAULT_PASSWORD = "eoms-demo-2026"
+PROCESSES_DIR = Path(__file__).resolve().parent.parent / "processes"
+BPMN_NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
 REPORT = b"%PDF-1.4\n% EOMS demo report\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
@@ -45,14 +55,50 @@ class DemoSummary:
 EngineFactory = Callable[[Callable[[], datetime]], ProcessEngine]
 
 
+class DemoSetupError(EomsError):
+    """The diagrams need something the demo cannot provide (a lane naming a post it does not know)."""
+
+    code = Code.CONFIGURATION
+
+
+def diagram_lanes(processes_dir: Path = PROCESSES_DIR) -> list[tuple[str, str, str]]:
+    """(file name, lane id, lane name) of every lane of every ``*.bpmn`` in ``processes_dir``, nested lane sets
+    (an embedded subprocess's) included, in file and document order. Lanes whose tasks take their post from
+    data (``postVar``) are included too: deploy validation and the fallback still need the lane's post."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    lanes: list[tuple[str, str, str]] = []
+    for path in sorted(processes_dir.glob("*.bpmn")):
+        tree = etree.parse(str(path), parser)
+        for lane in tree.iterfind(".//bpmn:lane", BPMN_NS):
+            lanes.append((path.name, lane.get("id", ""), (lane.get("name") or "").strip()))
+    return lanes
+
+
+def flow_posts(processes_dir: Path = PROCESSES_DIR, known: list[tuple[str, str]] = POSTS) -> list[tuple[str, str]]:
+    """(code, name) of the post each lane of the diagrams names (by code or by name), each once, in the order of
+    ``known``. Raises :class:`DemoSetupError` naming the lane and its file when a lane names no known post."""
+    by_ref = {ref: (code, name) for code, name in known for ref in (code, name)}
+    needed: set[str] = set()
+    for filename, lane_id, lane_name in diagram_lanes(processes_dir):
+        post = by_ref.get(lane_name)
+        if post is None:
+            what = f"lane '{lane_name}'" if lane_name else "a lane without a name"
+            raise DemoSetupError(
+                f"{filename}: {what} (id {lane_id}) names no post the demo knows; add its (code, name) to "
+                "eoms.demo.POSTS", details={"file": filename, "lane_id": lane_id, "lane": lane_name})
+        needed.add(post[0])
+    return [(code, name) for code, name in known if code in needed]
+
+
 def seed_demo(make_engine: EngineFactory, sessions: sessionmaker[Session], processes_dir: Path,
               password: str = DEFAULT_PASSWORD, now: Callable[[], datetime] | None = None) -> DemoSummary:
     """Create what is missing; running it twice changes nothing the second time. ``make_engine(clock)`` builds
     the engine as configured, on a given clock."""
     summary = DemoSummary()
+    posts = flow_posts(processes_dir)  # before anything is written: a lane without a post stops the seed
     pe = make_engine(now or utcnow)
     with sessions.begin() as s:
-        _organisation(pe, s, password, summary)
+        _organisation(pe, s, posts, password, summary)
         _routing_and_inventory(s)
     with sessions.begin() as s:
         for path in sorted((processes_dir / "forms").glob("*.json")):
@@ -68,25 +114,27 @@ def seed_demo(make_engine: EngineFactory, sessions: sessionmaker[Session], proce
     return summary
 
 
-def _organisation(pe: ProcessEngine, s: Session, password: str, summary: DemoSummary) -> None:
+def _organisation(pe: ProcessEngine, s: Session, staffed: list[tuple[str, str]], password: str,
+                  summary: DemoSummary) -> None:
+    """The province and cities, the ``staffed`` posts, and a holder of each in each city (or the province)."""
     ident = pe.identity
     if ident.find_org_unit(s, "GD") is None:
         ident.add_org_unit(s, "GD", "广东省分公司政企部")
     for code, name in CITIES:
         if ident.find_org_unit(s, code) is None:
             ident.add_org_unit(s, code, f"{name}分公司", "GD")
-    for code, name in POSTS:
+    for code, name in staffed:
         if ident.find_post(s, code) is None:
             ident.add_post(s, code, name)
     people: list[tuple[str, str, str, list[str], str]] = [
         ("admin", "系统管理员", "GD", [], "admin"), ("analyst", "流程分析员", "GD", [], "analyst"),
         ("gd_supervisor", "省主管", "GD", [], "supervisor"),
-        *[(f"gd_{code}", f"省{name}", "GD", [code], "user") for code, name in POSTS if code in PROVINCE_POSTS],
+        *[(f"gd_{code}", f"省{name}", "GD", [code], "user") for code, name in staffed if code in PROVINCE_POSTS],
     ]
     for city, city_name in CITIES:
         prefix = city.lower()
         people.append((f"{prefix}_supervisor", f"{city_name}主管", city, [], "supervisor"))
-        people += [(f"{prefix}_{code}", f"{city_name}{name}", city, [code], "user") for code, name in POSTS
+        people += [(f"{prefix}_{code}", f"{city_name}{name}", city, [code], "user") for code, name in staffed
                    if code not in PROVINCE_POSTS]
     for number, (username, name, org, posts, role) in enumerate(people, start=1):
         if ident.find_user(s, username) is None:

@@ -28,7 +28,7 @@ from engine.db import make_engine, make_session_factory
 from engine.migrate import upgrade_to_head
 from engine.models import metadata
 from engine.registry import HandlerContext, HandlerRegistry
-from eoms.demo import POSTS as FLOW_POSTS
+from eoms.demo import PROVINCE_POSTS, flow_posts
 from handlers import build_registry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,8 +90,9 @@ def build_world(pe: ProcessEngine, s: Session) -> None:
     for username, name, org, posts, role in users:
         ident.add_user(s, username, display_name=name, password=PASSWORD, org_code=org, post_codes=posts,
                        role=role)
-    # the posts the five business flows' lanes name, with a holder in Guangzhou (gz_<post>) and a few elsewhere
-    for number, (code, name) in enumerate(FLOW_POSTS, start=1):
+    # the posts the lanes of the diagrams in processes/ name, with a holder in Guangzhou (gz_<post>) and a few
+    # elsewhere; a lane an analyst adds brings its post (or fails here, naming the lane)
+    for number, (code, name) in enumerate(flow_posts(PROCESSES_DIR), start=1):
         if ident.find_post(s, code) is None:
             ident.add_post(s, code, name)
         ident.add_user(s, f"gz_{code}", display_name=f"广州{name}", password=PASSWORD, org_code="GZ",
@@ -99,7 +100,7 @@ def build_world(pe: ProcessEngine, s: Session) -> None:
     for code in ("maintainer", "dispatcher", "order_auditor", "resource_dispatcher", "network_operator"):
         ident.add_user(s, f"sz_{code}", display_name=f"深圳{code}", password=PASSWORD, org_code="SZ",
                        post_codes=[code], phone=f"1390000{len(code):04d}")
-    for code in ("planner", "plan_approver"):
+    for code in PROVINCE_POSTS:
         ident.add_user(s, f"gd_{code}", display_name=f"省{code}", password=PASSWORD, org_code="GD",
                        post_codes=[code])
 

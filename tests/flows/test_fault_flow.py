@@ -6,22 +6,36 @@ user; rows, SMS, KPI facts and the history of the work order are checked, on SQL
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from engine.errors import ConcurrencyConflict, InvalidInput, InvalidState, NotAllowed, NotFound
 from engine.forms.validation import FormInvalid
 from engine.history.models import HistoryEvent
-from engine.identity.models import OrgUnit, Post
-from engine.jobs.worker import Worker
 from engine.runtime.models import Incident, ProcessInstance
 from engine.tasks.models import HumanTask
 from handlers.dispatch import add_rule
 from handlers.kpi.models import KpiOrder, KpiStep
 from handlers.sms.models import SmsMessage
 from tests.conftest import user
+from tests.flows.conftest import (
+    act,
+    complete,
+    count,
+    events,
+    flow_starter,
+    inbox,
+    instance,
+    only,
+    placed,
+    rows_of,
+    story,
+    task_row,
+    tick,
+    uid,
+    upload,
+)
 
 FAULT = {"customer": "中山大学附属医院", "customer_phone": "13912345678", "vip": True, "circuit": "GD-GZ-ZX-1001",
          "region": "GZ", "service_type": "专线", "fault_type": "中断", "priority": "高",
@@ -33,54 +47,12 @@ PDF = b"%PDF-1.4\n% fault report\n1 0 obj << /Type /Catalog >> endobj\ntrailer <
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
-@pytest.fixture
-def pe(flow_pe, deploy_flows):  # type: ignore[no-untyped-def]
-    """The engine with the real handlers, the five flows deployed."""
-    deploy_flows(flow_pe)
-    return flow_pe
+start = flow_starter("aftersales_fault", FAULT, "gz_dispatcher")  # report a fault (the start form)
 
 
 def route_to(pe, db, region: str, service_type: str, post: str, org: str) -> None:  # type: ignore[no-untyped-def]
     with db.sessions.begin() as s:
         add_rule(s, region, service_type, post=post, org_unit=org)
-
-
-def start(pe, db, business_key: str, data: dict[str, Any] | None = None,  # type: ignore[no-untyped-def]
-          starter: str = "gz_dispatcher") -> tuple[int, list[int]]:
-    """Report a fault (the start form); the instance id and the ids of the tasks that arrived."""
-    with db.sessions.begin() as s:
-        result = pe.runtime.start(s, "aftersales_fault", business_key=business_key,
-                                  data=dict(FAULT if data is None else data), actor=user(s, pe, starter))
-        return result.instance.id, [t.id for t in result.tasks]
-
-
-def act(pe, db, method: str, task_id: int, username: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[no-untyped-def]
-    """One task-service action in its own transaction."""
-    with db.sessions.begin() as s:
-        return getattr(pe.tasks, method)(s, task_id, user(s, pe, username), *args, **kwargs)
-
-
-def complete(pe, db, task_id: int, username: str, data: dict[str, Any]) -> list[int]:  # type: ignore[no-untyped-def]
-    """Complete a task; the ids of the tasks that arrived."""
-    return [t.id for t in act(pe, db, "complete", task_id, username, data)]
-
-
-def upload(pe, db, task_id: int, username: str, filename: str, data: bytes) -> int:  # type: ignore[no-untyped-def]
-    return act(pe, db, "upload", task_id, username, filename=filename, data=data).id
-
-
-def task_row(db, task_id: int) -> HumanTask:  # type: ignore[no-untyped-def]
-    with db.sessions() as s:
-        row = s.get(HumanTask, task_id)
-        assert row is not None
-        return row
-
-
-def rows_of(db, instance_id: int) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
-    """(node, status) of every task row of the instance, in the order they arrived."""
-    with db.sessions() as s:
-        rows = s.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id).order_by(HumanTask.id))
-        return [(r.node_id, r.status) for r in rows]
 
 
 def ready_row(db, instance_id: int, node_id: str) -> HumanTask:  # type: ignore[no-untyped-def]
@@ -89,45 +61,6 @@ def ready_row(db, instance_id: int, node_id: str) -> HumanTask:  # type: ignore[
         (row,) = s.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.node_id == node_id,
                                                    HumanTask.status == "ready")).all()
         return row
-
-
-def placed(db, task_id: int) -> tuple[str | None, str]:  # type: ignore[no-untyped-def]
-    """(post code, org unit code) a task is offered to."""
-    with db.sessions() as s:
-        row = s.get(HumanTask, task_id)
-        assert row is not None
-        post = s.get(Post, row.post_id) if row.post_id else None
-        org = s.get(OrgUnit, row.org_unit_id)
-        assert org is not None
-        return (post.code if post else None), org.code
-
-
-def inbox(pe, db, username: str, scope: str = "inbox") -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
-    with db.sessions() as s:
-        return [(t.business_key, t.node_id) for t in pe.tasks.query(s, user(s, pe, username), scope=scope).items]
-
-
-def instance(db, instance_id: int) -> ProcessInstance:  # type: ignore[no-untyped-def]
-    with db.sessions() as s:
-        found = s.get(ProcessInstance, instance_id)
-        assert found is not None
-        return found
-
-
-def story(pe, db, instance_id: int) -> list[tuple[str, str | None]]:  # type: ignore[no-untyped-def]
-    """(event type, node) of the instance's history, in order."""
-    with db.sessions() as s:
-        return [(e.event_type, e.node_id) for e in pe.history.timeline(s, instance_id)]
-
-
-def events(pe, db, instance_id: int, event_type: str) -> list[HistoryEvent]:  # type: ignore[no-untyped-def]
-    with db.sessions() as s:
-        return [e for e in pe.history.timeline(s, instance_id) if e.event_type == event_type]
-
-
-def uid(pe, db, username: str) -> int:  # type: ignore[no-untyped-def]
-    with db.sessions() as s:
-        return user(s, pe, username).id
 
 
 def sms(db, template: str) -> list[tuple[int | None, str, str]]:  # type: ignore[no-untyped-def]
@@ -140,21 +73,6 @@ def sms(db, template: str) -> list[tuple[int | None, str, str]]:  # type: ignore
 def sms_texts(db, template: str) -> set[str]:  # type: ignore[no-untyped-def]
     with db.sessions() as s:
         return set(s.scalars(select(SmsMessage.text).where(SmsMessage.template == template)))
-
-
-def tick(pe, db) -> None:  # type: ignore[no-untyped-def]
-    report = Worker(pe, db.sessions, "flow-test").tick()
-    assert report.errors == 0, report
-
-
-def count(db, model: type) -> int:  # type: ignore[no-untyped-def]
-    with db.sessions() as s:
-        return s.scalar(select(func.count()).select_from(model)) or 0
-
-
-def only(ids: list[int]) -> int:
-    assert len(ids) == 1, ids
-    return ids[0]
 
 
 # -- the whole story -----------------------------------------------------------------------------------------
@@ -427,7 +345,7 @@ def test_without_a_routing_rule_an_incident_names_the_command_and_a_retry_moves_
     clock.advance(minutes=4)
     assert complete(pe, db, only(started), "gz_dispatcher", ACCEPT) == []  # the acceptance is kept
     with db.sessions() as s:
-        (incident,) = pe.runtime.incidents(s)
+        (incident,) = pe.management.incidents(s)
     assert (incident.instance_id, incident.node_id, incident.status, incident.kind) == (
         iid, "route", "open", "handler")
     assert "no routing rule for region 'GZ' and service type '专线'" in incident.message
@@ -440,24 +358,24 @@ def test_without_a_routing_rule_an_incident_names_the_command_and_a_retry_moves_
 
     # a retry before the rule exists fails again, on the same incident
     with db.sessions.begin() as s:
-        pe.runtime.retry_incident(s, incident.id, actor=user(s, pe, "sup"))
+        pe.management.retry_incident(s, incident.id, actor=user(s, pe, "sup"))
     with db.sessions() as s:
         again = s.get(Incident, incident.id)
         assert again is not None
         assert (again.status, again.attempts) == ("open", 2)
-        assert len(pe.runtime.incidents(s)) == 1
+        assert len(pe.management.incidents(s)) == 1
 
     # the administrator adds the rule; the supervisor retries and the order moves on to 故障处理
     route_to(pe, db, "GZ", "专线", "maintainer", "GZ")
     clock.advance(minutes=10)
     with db.sessions.begin() as s:
-        pe.runtime.retry_incident(s, incident.id, actor=user(s, pe, "sup"))
+        pe.management.retry_incident(s, incident.id, actor=user(s, pe, "sup"))
     with db.sessions() as s:
         resolved = s.get(Incident, incident.id)
         assert resolved is not None
         assert (resolved.status, resolved.resolved_at, resolved.resolved_by_id) == (
             "resolved", clock.now, uid(pe, db, "sup"))
-        assert pe.runtime.incidents(s) == []
+        assert pe.management.incidents(s) == []
     assert rows_of(db, iid) == [("accept", "completed"), ("handle", "ready")]
     handle = ready_row(db, iid, "handle")
     assert (placed(db, handle.id), handle.due_at) == (("maintainer", "GZ"), clock.now + timedelta(hours=4))

@@ -13,15 +13,27 @@ from sqlalchemy import func, select
 
 from engine.forms.validation import FormInvalid
 from engine.history.models import HistoryEvent
-from engine.identity.models import OrgUnit, Post
 from engine.jobs.models import Job
-from engine.jobs.worker import Worker
 from engine.runtime.models import Incident, ProcessInstance
 from engine.tasks.models import HumanTask
 from handlers.crm.models import CrmMessage
 from handlers.kpi.models import KpiOrder, KpiStep
 from handlers.resources.models import Circuit
 from tests.conftest import user, utc
+from tests.flows.conftest import (
+    complete,
+    count,
+    flow_starter,
+    inbox,
+    instance,
+    only,
+    placed,
+    rows_of,
+    story,
+    task_row,
+    tick,
+    uid,
+)
 
 ORDER = {"customer": "广州银行", "project": "广州银行数据专线", "contract_no": "HT2026030201", "region": "GZ",
          "contact": "王经理", "contact_phone": "13700000001"}
@@ -34,77 +46,12 @@ CIRCUIT_C = {"circuit_id": "GDGZ-ZX-7003", "a_end": "广州银行天河支行", 
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
-@pytest.fixture
-def pe(flow_pe, deploy_flows):  # type: ignore[no-untyped-def]
-    """The engine with the real handlers, the five flows deployed."""
-    deploy_flows(flow_pe)
-    return flow_pe
-
-
-def start(pe, db, business_key: str, data: dict[str, Any] | None = None,  # type: ignore[no-untyped-def]
-          starter: str = "gz_implementer") -> tuple[int, list[int]]:
-    """Submit the customer and project (the start form); the instance id and the ids of the tasks that arrived."""
-    with db.sessions.begin() as s:
-        result = pe.runtime.start(s, "insale_implementation", business_key=business_key,
-                                  data=dict(ORDER if data is None else data), actor=user(s, pe, starter))
-        return result.instance.id, [t.id for t in result.tasks]
-
-
-def complete(pe, db, task_id: int, username: str, data: dict[str, Any]) -> list[int]:  # type: ignore[no-untyped-def]
-    """Complete a task in its own transaction; the ids of the tasks that arrived."""
-    with db.sessions.begin() as s:
-        return [t.id for t in pe.tasks.complete(s, task_id, user(s, pe, username), data)]
+# submit the customer and project (the start form)
+start = flow_starter("insale_implementation", ORDER, "gz_implementer")
 
 
 def entered(circuits: list[dict[str, Any]], details: str = "双上联，静态路由") -> dict[str, Any]:
     return {"circuits": circuits, "service_details": details}
-
-
-def only(ids: list[int]) -> int:
-    assert len(ids) == 1, ids
-    return ids[0]
-
-
-def task_row(db, task_id: int) -> HumanTask:  # type: ignore[no-untyped-def]
-    with db.sessions() as s:
-        row = s.get(HumanTask, task_id)
-        assert row is not None
-        return row
-
-
-def placed(db, task_id: int) -> tuple[str | None, str]:  # type: ignore[no-untyped-def]
-    """(post code, org unit code) a task is offered to."""
-    with db.sessions() as s:
-        row = s.get(HumanTask, task_id)
-        assert row is not None
-        post = s.get(Post, row.post_id) if row.post_id else None
-        org = s.get(OrgUnit, row.org_unit_id)
-        assert org is not None
-        return (post.code if post else None), org.code
-
-
-def rows_of(db, instance_id: int) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
-    with db.sessions() as s:
-        rows = s.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id).order_by(HumanTask.id))
-        return [(r.node_id, r.status) for r in rows]
-
-
-def inbox(pe, db, username: str) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
-    with db.sessions() as s:
-        return [(t.business_key, t.node_id) for t in pe.tasks.query(s, user(s, pe, username)).items]
-
-
-def instance(db, instance_id: int) -> ProcessInstance:  # type: ignore[no-untyped-def]
-    with db.sessions() as s:
-        found = s.get(ProcessInstance, instance_id)
-        assert found is not None
-        return found
-
-
-def story(pe, db, instance_id: int) -> list[tuple[str, str | None]]:  # type: ignore[no-untyped-def]
-    """(event type, node) of the instance's history, in order."""
-    with db.sessions() as s:
-        return [(e.event_type, e.node_id) for e in pe.history.timeline(s, instance_id)]
 
 
 def circuits(db) -> list[tuple[str, str, int, str, str, str, int | None]]:  # type: ignore[no-untyped-def]
@@ -112,21 +59,6 @@ def circuits(db) -> list[tuple[str, str, int, str, str, str, int | None]]:  # ty
     with db.sessions() as s:
         return [(c.circuit_id, c.business_key, c.instance_id, c.customer, c.bandwidth, c.port, c.vlan)
                 for c in s.scalars(select(Circuit).order_by(Circuit.circuit_id))]
-
-
-def count(db, model: type) -> int:  # type: ignore[no-untyped-def]
-    with db.sessions() as s:
-        return s.scalar(select(func.count()).select_from(model)) or 0
-
-
-def uid(pe, db, username: str) -> int:  # type: ignore[no-untyped-def]
-    with db.sessions() as s:
-        return user(s, pe, username).id
-
-
-def tick(pe, db) -> None:  # type: ignore[no-untyped-def]
-    report = Worker(pe, db.sessions, "flow-test").tick()
-    assert report.errors == 0, report
 
 
 # -- the whole story -----------------------------------------------------------------------------------------
@@ -277,7 +209,7 @@ def test_a_circuit_registered_to_another_order_stops_the_registration_with_an_in
     # the second order enters 7002, which belongs to the first: the step fails, the entry itself is kept
     assert complete(pe, db, enter, "mike", entered([CIRCUIT_C, CIRCUIT_B])) == []
     with db.sessions() as s:
-        (incident,) = pe.runtime.incidents(s)
+        (incident,) = pe.management.incidents(s)
     assert (incident.instance_id, incident.node_id, incident.kind, incident.status) == (
         second, "register", "handler", "open")
     assert "circuit GDGZ-ZX-7002 is already registered to work order INS-0003" in incident.message
@@ -294,7 +226,7 @@ def test_a_circuit_registered_to_another_order_stops_the_registration_with_an_in
 
     # a retry cannot succeed while the circuit belongs to the first order: the incident stays open
     with db.sessions.begin() as s:
-        pe.runtime.retry_incident(s, incident.id, actor=user(s, pe, "admin"))
+        pe.management.retry_incident(s, incident.id, actor=user(s, pe, "admin"))
     with db.sessions() as s:
         again = s.get(Incident, incident.id)
         assert again is not None

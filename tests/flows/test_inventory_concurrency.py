@@ -11,25 +11,21 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TypeVar
 
 import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.attachments.service import AttachmentPolicy
 from engine.core import ProcessEngine
 from engine.db import make_session_factory
 from engine.jobs.models import Job
-from engine.jobs.worker import Worker
 from engine.tasks.models import HumanTask
-from handlers import build_registry
-from handlers.network import SimulatedNetworkManager
+from engine.worker import Worker
 from handlers.network.models import NetworkConfig
 from handlers.resources import inventory
 from handlers.resources.models import Resource
-from tests.conftest import FakeClock, user
+from tests.conftest import user
 
 ORDERS = 50
 POOL = 20
@@ -50,14 +46,6 @@ def pg(db) -> Iterator[sessionmaker[Session]]:  # type: ignore[no-untyped-def]
         yield make_session_factory(engine)
     finally:
         engine.dispose()
-
-
-@pytest.fixture
-def pe(clock: FakeClock, storage: Path, deploy_flows) -> ProcessEngine:  # type: ignore[no-untyped-def]
-    engine = ProcessEngine(build_registry(network_manager=SimulatedNetworkManager()), clock=clock,
-                           attachments=AttachmentPolicy(storage))
-    deploy_flows(engine)
-    return engine
 
 
 def fill_pool(db) -> dict[str, set[str]]:  # type: ignore[no-untyped-def]

@@ -5,7 +5,6 @@ way. Every action runs in its own transaction as the user who holds the step; ro
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,12 +12,27 @@ from sqlalchemy import select
 
 from engine.errors import ConcurrencyConflict, InvalidState, NotAllowed, NotFound
 from engine.forms.validation import FormInvalid
-from engine.identity.models import OrgUnit, Post, User
-from engine.runtime.executor import open_instance
+from engine.identity.models import User
 from engine.runtime.models import Incident, ProcessInstance
 from engine.tasks.models import HumanTask
 from handlers.resources.inventory import add_resources
-from tests.conftest import PASSWORD, user
+from tests.flows.conftest import (
+    act,
+    add_person,
+    engine_data,
+    events,
+    flow_starter,
+    inbox,
+    instance,
+    rows_of,
+    sh,
+    story,
+    uid,
+    where,
+)
+from tests.flows.conftest import complete_with_nodes as complete
+from tests.flows.conftest import task_row as row
+from tests.flows.conftest import upload as attach
 
 KEY = "presales_demand"
 PDF = b"%PDF-1.4\n% solution\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -27,12 +41,15 @@ START_DATA = {"customer": "广汽集团", "project": "广汽集团专线组网",
 SOLUTION = {"solution_summary": "双路由保护，OTN 承载"}
 
 
-def sh(day: int, hour: int, minute: int = 0) -> datetime:
-    """A moment in March 2026, given in Asia/Shanghai wall time (UTC+8)."""
-    return datetime(2026, 3, day, hour, minute, tzinfo=UTC) - timedelta(hours=8)
-
-
 # -- helpers -----------------------------------------------------------------------------------------------
+start = flow_starter(KEY, START_DATA, "gz_product_manager")
+
+
+def upload(pe, db, task_id: int, username: str, filename: str = "方案.pdf", data: bytes = PDF) -> int:  # type: ignore[no-untyped-def]
+    """Attach the solution document (a PDF unless told otherwise); the attachment id."""
+    return attach(pe, db, task_id, username, filename, data)
+
+
 def stock(db, region: str, ports: int, vlans: int, ips: int) -> None:  # type: ignore[no-untyped-def]
     """Free resources in a region's inventory."""
     with db.sessions.begin() as s:
@@ -44,96 +61,8 @@ def stock(db, region: str, ports: int, vlans: int, ips: int) -> None:  # type: i
             add_resources(s, region, "ip", [f"10.{len(region)}.0.{i}" for i in range(1, ips + 1)])
 
 
-def add_person(pe, db, username: str, post: str, org: str = "GZ") -> None:  # type: ignore[no-untyped-def]
-    with db.sessions.begin() as s:
-        pe.identity.add_user(s, username, display_name=username, password=PASSWORD, org_code=org, post_codes=[post])
-
-
-def start(pe, db, business_key: str, data: dict[str, Any] | None = None,  # type: ignore[no-untyped-def]
-          starter: str = "gz_product_manager") -> tuple[int, list[int]]:
-    with db.sessions.begin() as s:
-        result = pe.runtime.start(s, KEY, business_key=business_key, data=dict(data or START_DATA),
-                                  actor=user(s, pe, starter))
-        return result.instance.id, [t.id for t in result.tasks]
-
-
-def act(pe, db, method: str, task_id: int, username: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[no-untyped-def]
-    """One task-service action in its own transaction."""
-    with db.sessions.begin() as s:
-        return getattr(pe.tasks, method)(s, task_id, user(s, pe, username), *args, **kwargs)
-
-
-def complete(pe, db, task_id: int, username: str, data: dict[str, Any]) -> list[tuple[int, str]]:  # type: ignore[no-untyped-def]
-    """Complete a task; (id, node id) of the tasks that arrived."""
-    return [(t.id, t.node_id) for t in act(pe, db, "complete", task_id, username, data)]
-
-
-def upload(pe, db, task_id: int, username: str, filename: str = "方案.pdf", data: bytes = PDF) -> int:  # type: ignore[no-untyped-def]
-    return act(pe, db, "upload", task_id, username, filename=filename, data=data).id
-
-
-def row(db, task_id: int) -> HumanTask:  # type: ignore[no-untyped-def]
-    with db.sessions() as s:
-        found = s.get(HumanTask, task_id)
-        assert found is not None
-        return found
-
-
-def where(db, task_id: int) -> tuple[str, str, str, str | None, str]:  # type: ignore[no-untyped-def]
-    """(node, post code, org code, assignee, status) of a task row."""
-    with db.sessions() as s:
-        r = s.get(HumanTask, task_id)
-        assert r is not None
-        assignee = s.get(User, r.assignee_id).username if r.assignee_id else None
-        return r.node_id, s.get(Post, r.post_id).code, s.get(OrgUnit, r.org_unit_id).code, assignee, r.status
-
-
-def rows_of(db, instance_id: int) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
-    with db.sessions() as s:
-        found = s.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id).order_by(HumanTask.id))
-        return [(r.node_id, r.status) for r in found]
-
-
 def open_nodes(db, instance_id: int) -> list[str]:  # type: ignore[no-untyped-def]
     return sorted(node for node, status in rows_of(db, instance_id) if status == "ready")
-
-
-def instance(db, instance_id: int) -> ProcessInstance:  # type: ignore[no-untyped-def]
-    with db.sessions() as s:
-        found = s.get(ProcessInstance, instance_id)
-        assert found is not None
-        return found
-
-
-def story(pe, db, instance_id: int) -> list[tuple[str, str | None]]:  # type: ignore[no-untyped-def]
-    with db.sessions() as s:
-        return [(e.event_type, e.node_id) for e in pe.history.timeline(s, instance_id)]
-
-
-def events(pe, db, instance_id: int, event_type: str) -> list[Any]:  # type: ignore[no-untyped-def]
-    with db.sessions() as s:
-        return [e for e in pe.history.timeline(s, instance_id) if e.event_type == event_type]
-
-
-def inbox(pe, db, username: str, scope: str = "inbox") -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
-    with db.sessions() as s:
-        return [(t.business_key, t.node_id) for t in pe.tasks.query(s, user(s, pe, username), scope=scope).items]
-
-
-def engine_data(pe, db, task_id: int) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """The engine's data of the (open) task behind a row, restored from the stored instance state."""
-    with db.sessions() as s:
-        r = s.get(HumanTask, task_id)
-        assert r is not None
-        op = open_instance(pe.ctx, s, s.get(ProcessInstance, r.instance_id), None)
-        task = op.spiff_task(r.spiff_task_id)
-        assert task is not None
-        return dict(task.data)
-
-
-def uid(pe, db, username: str) -> int:  # type: ignore[no-untyped-def]
-    with db.sessions() as s:
-        return user(s, pe, username).id
 
 
 def to_solution(pe, db, clock, business_key: str = "PS-1") -> tuple[int, int]:  # type: ignore[no-untyped-def]
@@ -160,9 +89,7 @@ def solve(pe, db, solution_id: int, username: str = "gz_solution_manager",  # ty
 
 
 # -- the whole story ---------------------------------------------------------------------------------------
-def test_presales_story_from_demand_to_confirmation(flow_pe, db, deploy_flows, clock):
-    pe = flow_pe
-    deploy_flows(pe)
+def test_presales_story_from_demand_to_confirmation(pe, db, clock):
     stock(db, "GZ", ports=3, vlans=2, ips=4)
     stock(db, "SZ", ports=9, vlans=0, ips=0)  # another region's stock is not counted
 
@@ -344,9 +271,7 @@ def test_presales_story_from_demand_to_confirmation(flow_pe, db, deploy_flows, c
 
 
 # -- the automatic resource checks -------------------------------------------------------------------------
-def test_resource_checks_report_what_the_inventory_holds(flow_pe, db, deploy_flows, clock):
-    pe = flow_pe
-    deploy_flows(pe)
+def test_resource_checks_report_what_the_inventory_holds(pe, db, clock):
     stock(db, "SZ", ports=5, vlans=3, ips=3)  # Shenzhen has stock, Guangzhou none
 
     def checks(business_key: str) -> tuple[int, int, int, dict[str, Any], dict[str, Any]]:
@@ -392,9 +317,7 @@ def test_resource_checks_report_what_the_inventory_holds(flow_pe, db, deploy_flo
 
 
 # -- transfer, return, suspend -----------------------------------------------------------------------------
-def test_solution_is_transferred_to_another_solution_manager(flow_pe, db, deploy_flows, clock):
-    pe = flow_pe
-    deploy_flows(pe)
+def test_solution_is_transferred_to_another_solution_manager(pe, db, clock):
     add_person(pe, db, "gz_solution_lead", "solution_manager")
     instance_id, solution_id = to_solution(pe, db, clock)
     assert inbox(pe, db, "gz_solution_lead") == inbox(pe, db, "gz_solution_manager") == [("PS-1", "solution")]
@@ -436,10 +359,8 @@ def test_solution_is_transferred_to_another_solution_manager(flow_pe, db, deploy
         ("task_created", "solution")]
 
 
-def test_review_returns_the_solution_to_who_organised_it(flow_pe, db, deploy_flows, clock):
+def test_review_returns_the_solution_to_who_organised_it(pe, db, clock):
     """退回 from 方案审核 to 方案组织 through return_to_previous, reopened for the solution manager who did it."""
-    pe = flow_pe
-    deploy_flows(pe)
     instance_id, solution_id = to_solution(pe, db, clock)
     review_id = solve(pe, db, solution_id)
     clock.advance(hours=1)
@@ -460,10 +381,8 @@ def test_review_returns_the_solution_to_who_organised_it(flow_pe, db, deploy_flo
     assert instance(db, instance_id).status == "completed"
 
 
-def test_confirmation_returns_to_the_review(flow_pe, db, deploy_flows, clock):
+def test_confirmation_returns_to_the_review(pe, db, clock):
     """产品经理确认 allows 退回: the review reopens for the reviewer who passed it."""
-    pe = flow_pe
-    deploy_flows(pe)
     instance_id, solution_id = to_solution(pe, db, clock)
     review_id = solve(pe, db, solution_id)
     ((confirm_id, _),) = complete(pe, db, review_id, "gz_solution_reviewer", {"review_result": "pass"})
@@ -486,9 +405,7 @@ def test_confirmation_returns_to_the_review(flow_pe, db, deploy_flows, clock):
         ("task_completed", "confirm"), ("instance_completed", None)]
 
 
-def test_solution_is_suspended_and_resumed_and_its_deadline_moves(flow_pe, db, deploy_flows, clock):
-    pe = flow_pe
-    deploy_flows(pe)
+def test_solution_is_suspended_and_resumed_and_its_deadline_moves(pe, db, clock):
     instance_id, solution_id = to_solution(pe, db, clock)
     before = row(db, solution_id)
     assert (before.created_at, before.warn_at, before.due_at) == (sh(2, 10), sh(4, 10), sh(5, 10))

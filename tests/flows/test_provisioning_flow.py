@@ -19,9 +19,9 @@ from engine.forms.validation import FormInvalid
 from engine.history.models import HistoryEvent
 from engine.identity.models import OrgUnit, Post
 from engine.jobs.models import Job
-from engine.jobs.worker import TickReport, Worker
 from engine.runtime.models import Incident, ProcessInstance
 from engine.tasks.models import HumanTask
+from engine.worker import TickReport, Worker
 from handlers import build_registry
 from handlers.crm.models import CrmMessage
 from handlers.network import SimulatedNetworkManager
@@ -29,6 +29,7 @@ from handlers.network.models import NetworkConfig
 from handlers.resources.inventory import add_resources
 from handlers.resources.models import Resource
 from tests.conftest import FakeClock, user
+from tests.flows.conftest import instance
 
 ORDER = {"order_no": "CRM-2026-00001", "customer": "广州塔", "customer_phone": "13600000001", "region": "GZ",
          "service": "互联网", "bandwidth": "100M", "address": "广州市海珠区阅江西路222号"}
@@ -119,13 +120,6 @@ def complete(pe: ProcessEngine, db, instance_id: int, node_id: str, username: st
 
 def tick(pe: ProcessEngine, db) -> TickReport:  # type: ignore[no-untyped-def]
     return Worker(pe, db.sessions, "test-worker").tick()
-
-
-def instance(db, instance_id: int) -> ProcessInstance:  # type: ignore[no-untyped-def]
-    with db.sessions() as s:
-        row = s.get(ProcessInstance, instance_id)
-        assert row is not None
-        return row
 
 
 def resources(db, region: str = "GZ") -> dict[str, Resource]:  # type: ignore[no-untyped-def]

@@ -6,19 +6,31 @@ checked."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
-
 import pytest
 from sqlalchemy import select
 
 from engine.errors import ConcurrencyConflict, InvalidState, NotAllowed, NotFound
 from engine.forms.validation import FormInvalid
-from engine.identity.models import OrgUnit, Post, User
-from engine.runtime.executor import open_instance
-from engine.runtime.models import Incident, ProcessInstance
+from engine.identity.models import OrgUnit, User
+from engine.runtime.models import Incident
 from engine.tasks.models import HumanTask
-from tests.conftest import PASSWORD, user
+from tests.conftest import user
+from tests.flows.conftest import (
+    act,
+    add_person,
+    engine_data,
+    events,
+    flow_starter,
+    inbox,
+    instance,
+    rows_of,
+    sh,
+    story,
+    uid,
+    where,
+)
+from tests.flows.conftest import complete_with_nodes as complete
+from tests.flows.conftest import task_row as row
 
 KEY = "workplan"
 PDF = b"%PDF-1.4\n% inspection record\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -27,34 +39,8 @@ DRAFT = {"plan_type": "monthly", "title": "3月基站巡检", "scope": "全省�
          "end_date": "2026-03-31", "units": ["GZ", "SZ"], "content": "按巡检规范检查设备、电源、光缆"}
 
 
-def sh(day: int, hour: int, minute: int = 0) -> datetime:
-    """A moment in March 2026, given in Asia/Shanghai wall time (UTC+8)."""
-    return datetime(2026, 3, day, hour, minute, tzinfo=UTC) - timedelta(hours=8)
-
-
 # -- helpers -----------------------------------------------------------------------------------------------
-def add_person(pe, db, username: str, post: str, org: str) -> None:  # type: ignore[no-untyped-def]
-    with db.sessions.begin() as s:
-        pe.identity.add_user(s, username, display_name=username, password=PASSWORD, org_code=org, post_codes=[post])
-
-
-def start(pe, db, business_key: str, data: dict[str, Any] | None = None,  # type: ignore[no-untyped-def]
-          starter: str = "gd_planner") -> tuple[int, list[int]]:
-    with db.sessions.begin() as s:
-        result = pe.runtime.start(s, KEY, business_key=business_key, data=dict(data or START_DATA),
-                                  actor=user(s, pe, starter))
-        return result.instance.id, [t.id for t in result.tasks]
-
-
-def act(pe, db, method: str, task_id: int, username: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[no-untyped-def]
-    """One task-service action in its own transaction."""
-    with db.sessions.begin() as s:
-        return getattr(pe.tasks, method)(s, task_id, user(s, pe, username), *args, **kwargs)
-
-
-def complete(pe, db, task_id: int, username: str, data: dict[str, Any]) -> list[tuple[int, str]]:  # type: ignore[no-untyped-def]
-    """Complete a task; (id, node id) of the tasks that arrived."""
-    return [(t.id, t.node_id) for t in act(pe, db, "complete", task_id, username, data)]
+start = flow_starter(KEY, START_DATA, "gd_planner")
 
 
 def only(arrived: list[tuple[int, str]], node: str) -> int:
@@ -62,28 +48,6 @@ def only(arrived: list[tuple[int, str]], node: str) -> int:
     ((task_id, arrived_node),) = arrived
     assert arrived_node == node
     return task_id
-
-
-def row(db, task_id: int) -> HumanTask:  # type: ignore[no-untyped-def]
-    with db.sessions() as s:
-        found = s.get(HumanTask, task_id)
-        assert found is not None
-        return found
-
-
-def where(db, task_id: int) -> tuple[str, str, str, str | None, str]:  # type: ignore[no-untyped-def]
-    """(node, post code, org code, assignee, status) of a task row."""
-    with db.sessions() as s:
-        r = s.get(HumanTask, task_id)
-        assert r is not None
-        assignee = s.get(User, r.assignee_id).username if r.assignee_id else None
-        return r.node_id, s.get(Post, r.post_id).code, s.get(OrgUnit, r.org_unit_id).code, assignee, r.status
-
-
-def rows_of(db, instance_id: int) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
-    with db.sessions() as s:
-        found = s.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id).order_by(HumanTask.id))
-        return [(r.node_id, r.status) for r in found]
 
 
 def open_tasks(db, instance_id: int) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
@@ -94,47 +58,9 @@ def open_tasks(db, instance_id: int) -> list[tuple[str, str]]:  # type: ignore[n
         return sorted((r.node_id, s.get(OrgUnit, r.org_unit_id).code) for r in found)
 
 
-def instance(db, instance_id: int) -> ProcessInstance:  # type: ignore[no-untyped-def]
-    with db.sessions() as s:
-        found = s.get(ProcessInstance, instance_id)
-        assert found is not None
-        return found
-
-
-def story(pe, db, instance_id: int) -> list[tuple[str, str | None]]:  # type: ignore[no-untyped-def]
-    with db.sessions() as s:
-        return [(e.event_type, e.node_id) for e in pe.history.timeline(s, instance_id)]
-
-
-def events(pe, db, instance_id: int, event_type: str) -> list[Any]:  # type: ignore[no-untyped-def]
-    with db.sessions() as s:
-        return [e for e in pe.history.timeline(s, instance_id) if e.event_type == event_type]
-
-
-def inbox(pe, db, username: str, scope: str = "inbox") -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
-    with db.sessions() as s:
-        return [(t.business_key, t.node_id) for t in pe.tasks.query(s, user(s, pe, username), scope=scope).items]
-
-
 def inbox_ids(pe, db, username: str) -> list[int]:  # type: ignore[no-untyped-def]
     with db.sessions() as s:
         return sorted(t.id for t in pe.tasks.query(s, user(s, pe, username)).items)
-
-
-def engine_data(pe, db, task_id: int) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """The engine's data of the (open) task behind a row, restored from the stored instance state."""
-    with db.sessions() as s:
-        r = s.get(HumanTask, task_id)
-        assert r is not None
-        op = open_instance(pe.ctx, s, s.get(ProcessInstance, r.instance_id), None)
-        task = op.spiff_task(r.spiff_task_id)
-        assert task is not None
-        return dict(task.data)
-
-
-def uid(pe, db, username: str) -> int:  # type: ignore[no-untyped-def]
-    with db.sessions() as s:
-        return user(s, pe, username).id
 
 
 def incidents(db, instance_id: int) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
@@ -154,10 +80,7 @@ def approved_plan(pe, db, clock, units: list[str], business_key: str = "WP-1") -
 
 
 # -- the whole story ---------------------------------------------------------------------------------------
-def test_workplan_story_from_draft_to_archive(flow_pe, db, deploy_flows, clock):
-    pe = flow_pe
-    deploy_flows(pe)
-
+def test_workplan_story_from_draft_to_archive(pe, db, clock):
     # 发起作业计划 by the province's planner: the instance belongs to GD, 计划制定 to the planners of GD
     instance_id, (draft_id,) = start(pe, db, "WP-1")
     started = instance(db, instance_id)
@@ -369,9 +292,7 @@ def test_workplan_story_from_draft_to_archive(flow_pe, db, deploy_flows, clock):
 
 
 # -- transfer ----------------------------------------------------------------------------------------------
-def test_approval_is_transferred_to_another_approver(flow_pe, db, deploy_flows, clock):
-    pe = flow_pe
-    deploy_flows(pe)
+def test_approval_is_transferred_to_another_approver(pe, db, clock):
     add_person(pe, db, "gd_plan_approver_b", "plan_approver", "GD")
     instance_id, (draft_id,) = start(pe, db, "WP-1")
     approve_id = only(complete(pe, db, draft_id, "gd_planner", dict(DRAFT)), "approve")
@@ -403,9 +324,7 @@ def test_approval_is_transferred_to_another_approver(flow_pe, db, deploy_flows, 
         ("task_created", "approve"), ("task_transferred", "approve"), ("task_completed", "approve")]
 
 
-def test_feedback_allows_suspend_but_confirmation_does_not(flow_pe, db, deploy_flows, clock):
-    pe = flow_pe
-    deploy_flows(pe)
+def test_feedback_allows_suspend_but_confirmation_does_not(pe, db, clock):
     _, confirm = approved_plan(pe, db, clock, ["GZ", "SZ"])
     with pytest.raises(NotAllowed, match="suspend"):
         act(pe, db, "suspend", confirm["SZ"], "sz_maintainer", reason="人手不足")
@@ -428,9 +347,7 @@ def test_feedback_allows_suspend_but_confirmation_does_not(flow_pe, db, deploy_f
 
 
 # -- how many branches -------------------------------------------------------------------------------------
-def test_three_units_give_three_branches(flow_pe, db, deploy_flows, clock):
-    pe = flow_pe
-    deploy_flows(pe)
+def test_three_units_give_three_branches(pe, db, clock):
     with db.sessions.begin() as s:
         pe.identity.add_org_unit(s, "DG", "东莞市", "GD")
     add_person(pe, db, "dg_maintainer", "maintainer", "DG")
@@ -456,11 +373,9 @@ def test_three_units_give_three_branches(flow_pe, db, deploy_flows, clock):
     assert incidents(db, instance_id) == []
 
 
-def test_a_unit_missing_from_the_organisation_stays_at_the_province(flow_pe, db, deploy_flows, clock):
+def test_a_unit_missing_from_the_organisation_stays_at_the_province(pe, db, clock):
     """DG is a form option but not an org unit of the test world: its branch is kept in the plan's unit (GD),
     where nobody holds the maintainer post, and an incident says what needs fixing."""
-    pe = flow_pe
-    deploy_flows(pe)
     instance_id, confirm = approved_plan(pe, db, clock, ["GZ", "DG"])
     assert set(confirm) == {"GZ", "GD"}
     assert where(db, confirm["GD"]) == ("confirm", "maintainer", "GD", None, "ready")

@@ -17,7 +17,7 @@ every cell. Each disagreement is listed in the one final assertion, with the eng
 per step and order checked first to show where a wrong figure comes from.
 
 When this was written the application disagreed in three places (the assertion is left failing on purpose):
-a second 驳回 of the same order is not counted as a return (``engine.tasks.projection.is_rework``); a task
+a second 驳回 of the same order is not counted as a return (``engine.runtime.projection.is_rework``); a task
 suspended before its deadline and still suspended counts as 超时 (``webapp.stats.queries._add_open``); and the
 转派 column of 按单位/按流程 shows the transfers of the finished orders instead of those of the steps counted,
 unlike 按人员/按岗位 (``webapp.stats.queries._add_orders``).
