@@ -19,9 +19,9 @@ from bench.engine_bench import bench_database
 from engine.core import ProcessEngine
 from engine.db import make_session_factory
 from engine.history.models import HistoryEvent
-from engine.worker import Worker
 from engine.runtime.models import ProcessInstance
 from engine.tasks.models import HumanTask
+from engine.worker import Worker
 from handlers import build_registry
 
 TIMER_DIAGRAM = Path(__file__).resolve().parent / "timer_wait.bpmn"
