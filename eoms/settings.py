@@ -33,15 +33,18 @@ class Settings:
     secure_cookies: bool = False
     node_modules_dir: str = "node_modules"
     login_max_failures: int = 5
+    proxy_hops: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
+        """Settings from ``env`` (default ``os.environ``). ``cwd`` holds the default ``instance/eoms.db``
+        (default: the current folder); the default storage folder is beside the SQLite file, or — for another
+        database — ``instance/storage`` under ``cwd`` or else the checkout, never the current folder."""
         env = os.environ if env is None else env
-        base = cwd or Path.cwd()
-        instance = base / "instance"
+        database_url = env.get("EOMS_DATABASE_URL") or f"sqlite:///{(cwd or Path.cwd()) / 'instance' / 'eoms.db'}"
         values = {
-            "database_url": env.get("EOMS_DATABASE_URL") or f"sqlite:///{instance / 'eoms.db'}",
-            "storage_dir": env.get("EOMS_STORAGE_DIR") or str(instance / "storage"),
+            "database_url": database_url,
+            "storage_dir": env.get("EOMS_STORAGE_DIR") or str(default_storage(database_url, cwd or PROJECT_ROOT)),
             "sms_backend": env.get("EOMS_SMS_BACKEND") or "outbox",
             "sms_http_url": env.get("EOMS_SMS_HTTP_URL") or None,
             "sms_http_token": env.get("EOMS_SMS_HTTP_TOKEN") or None,
@@ -59,13 +62,15 @@ class Settings:
             "secure_cookies": (env.get("EOMS_SECURE_COOKIES") or "").lower() in ("1", "true", "yes"),
             "node_modules_dir": env.get("EOMS_NODE_MODULES") or str(PROJECT_ROOT / "node_modules"),
             "login_max_failures": _int(env, "EOMS_LOGIN_MAX_FAILURES", 5),
+            "proxy_hops": _int(env, "EOMS_PROXY_HOPS", 0),
         }
         return cls(**values)
 
     def ensure_dirs(self) -> None:
         """Create the folders a SQLite file and stored attachments need."""
-        if self.database_url.startswith("sqlite:///") and not self.database_url.endswith(":memory:"):
-            Path(self.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        db_file = sqlite_file(self.database_url)
+        if db_file is not None:
+            db_file.parent.mkdir(parents=True, exist_ok=True)
         Path(self.storage_dir).mkdir(parents=True, exist_ok=True)
 
     def describe(self) -> dict[str, object]:
@@ -73,6 +78,23 @@ class Settings:
         return {f.name: ("***" if f.name.endswith(("token", "secret_key")) and getattr(self, f.name)
                          else getattr(self, f.name))
                 for f in fields(self)}
+
+
+def sqlite_file(database_url: str) -> Path | None:
+    """The file of a SQLite URL (``sqlite:///path``, query string dropped); None for other databases and
+    in-memory SQLite."""
+    if not database_url.startswith("sqlite:///"):
+        return None
+    path = database_url.removeprefix("sqlite:///").split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+def default_storage(database_url: str, base: Path) -> Path:
+    """Where uploads go when ``EOMS_STORAGE_DIR`` is unset, as an absolute path that does not change with the
+    current folder: ``storage`` beside the SQLite file, else ``instance/storage`` under ``base`` (the checkout)."""
+    db_file = sqlite_file(database_url)
+    folder = db_file.resolve().parent if db_file is not None else base.resolve() / "instance"
+    return folder / "storage"
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -2,7 +2,7 @@
 
     python -m tools.i18n     extract the texts of webapp/ (Python and templates) and update
                              webapp/translations/en/LC_MESSAGES/messages.po, keeping existing translations
-The .mo files are compiled from the .po when the app starts (webapp/i18n.py).
+The app compiles the .po in memory when it starts (webapp/i18n.py); no .mo file is written.
 """
 
 from __future__ import annotations

@@ -9,13 +9,14 @@ from typing import Any
 from flask import Flask, g, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
 from engine.core import ProcessEngine
 from engine.db import make_engine, make_session_factory
 from eoms.settings import Settings
 from eoms.wiring import build_engine
-from webapp import auth, i18n, orders, portal, stats, supervisor, tasks, vendor
+from webapp import auth, errors, i18n, orders, portal, stats, supervisor, tasks, vendor
 from webapp.security import CleanRequest, apply_security_headers, secret_key
 
 
@@ -26,6 +27,9 @@ def create_app(settings: Settings | None = None, engine: ProcessEngine | None = 
     settings.ensure_dirs()
     app = Flask(__name__, static_folder="static", template_folder="templates")
     app.request_class = CleanRequest
+    if settings.proxy_hops > 0:  # behind that many reverse proxies: the client address and scheme are theirs
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops,  # type: ignore[method-assign]
+                                x_proto=settings.proxy_hops)
     app.config.update(
         SECRET_KEY=secret_key(settings),
         SESSION_COOKIE_HTTPONLY=True,
@@ -44,6 +48,7 @@ def create_app(settings: Settings | None = None, engine: ProcessEngine | None = 
                               "writer_sessions": make_session_factory(db, writer=True)}
     CSRFProtect(app)
     i18n.init_app(app)
+    errors.init_app(app)
     auth.init_app(app)
     for blueprint in (auth.bp, portal.bp, tasks.bp, orders.bp, supervisor.bp, stats.bp, vendor.bp):
         app.register_blueprint(blueprint)
@@ -70,7 +75,7 @@ def _close_session(_exc: BaseException | None) -> None:
 def _error_pages(app: Flask) -> None:
     @app.errorhandler(404)
     def not_found(_err: Exception) -> tuple[str, int]:
-        return render_template("error.html", code=404, message=i18n.gettext("页面或记录不存在，或您无权查看。")), 404
+        return errors.not_found_page()
 
     @app.errorhandler(CSRFError)
     def csrf_error(err: CSRFError) -> tuple[str, int]:

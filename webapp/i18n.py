@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from io import BytesIO
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.support import Translations
 from flask import Flask, redirect, request, session
 from flask_babel import Babel, gettext, lazy_gettext
 from werkzeug.wrappers import Response
@@ -24,15 +27,18 @@ def current_language() -> str:
     return lang if lang in LANGUAGES else "zh_CN"
 
 
-def compile_catalogs() -> None:
-    """Compile each .po to its .mo when the .po is newer (the .mo files are build output)."""
-    for po in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"):
-        mo = po.with_suffix(".mo")
-        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
-            with po.open("rb") as src:
-                catalog = read_po(src)
-            with mo.open("wb") as out:
-                write_mo(out, catalog)
+def compile_catalogs(folder: Path = TRANSLATIONS) -> dict[str, Translations]:
+    """Each ``<locale>/LC_MESSAGES/messages.po`` compiled in memory (nothing is written: the package may be
+    installed read-only, and a stale .mo never hides a newer .po)."""
+    compiled: dict[str, Translations] = {}
+    for po in sorted(folder.glob("*/LC_MESSAGES/messages.po")):
+        with po.open("rb") as src:
+            catalog = read_po(src, locale=po.parent.parent.name)
+        buffer = BytesIO()
+        write_mo(buffer, catalog)
+        buffer.seek(0)
+        compiled[po.parent.parent.name] = Translations(buffer, domain="messages")
+    return compiled
 
 
 def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -66,9 +72,14 @@ def duration_text(seconds: float) -> str:
 
 
 def init_app(app: Flask) -> None:
-    compile_catalogs()
-    Babel(app, locale_selector=current_language, timezone_selector=lambda: "Asia/Shanghai",
-          default_translation_directories=str(TRANSLATIONS))
+    babel = Babel(app, locale_selector=current_language, timezone_selector=lambda: "Asia/Shanghai",
+                  default_translation_directories=str(TRANSLATIONS))
+    with app.app_context():
+        cache = babel.domain_instance.cache  # Flask-Babel looks here before it reads .mo files from the folder
+    for code in LANGUAGES:
+        cache[str(Locale.parse(code)), "messages"] = Translations(domain="messages")
+    for code, translations in compile_catalogs().items():
+        cache[str(Locale.parse(code)), "messages"] = translations
     app.jinja_env.filters["local"] = local_time
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_language=current_language, duration_text=duration_text)
 

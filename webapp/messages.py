@@ -1,33 +1,158 @@
-"""Engine errors as sentences for the pages (the engine's own texts are English and name details)."""
+"""Engine errors as sentences for the pages, chosen by the error's ``code`` and its structured ``details``
+(never by the English text, which is for logs; English pages add it in brackets)."""
 
 from __future__ import annotations
 
-from engine.errors import ConcurrencyConflict, EomsError, InvalidInput, InvalidState, NotAllowed, NotFound
-from webapp.i18n import current_language, gettext
+from typing import Any
+
+from engine.errors import Code, EomsError
+from engine.forms.validation import MESSAGES as FORM_MESSAGES
+from engine.forms.validation import Problem
+from webapp.i18n import current_language, gettext, lazy_gettext
+
+# a task in one of these states was handled already: a second submit is a duplicate, not a failure
+DONE_STATUSES = frozenset({"completed", "returned", "cancelled", "transferred"})
+
+NOT_ALLOWED = lazy_gettext("您无权执行此操作。")
+NOT_NOW = lazy_gettext("当前状态不允许此操作。")
+BAD_INPUT = lazy_gettext("输入有误，请检查后重试。")
+
+SENTENCES: dict[str, Any] = {
+    Code.ERROR: lazy_gettext("操作失败。"),
+    Code.NOT_FOUND: lazy_gettext("记录不存在，或您无权查看。"),
+    Code.NOT_ALLOWED: NOT_ALLOWED,
+    Code.INPUT_INVALID: BAD_INPUT,
+    Code.CONFLICT: lazy_gettext("该工单或任务刚被他人处理或修改，您的操作未保存，请刷新后重试。"),
+    Code.INVALID_STATE: NOT_NOW,
+    Code.TASK_NOT_OFFERED: NOT_ALLOWED,
+    Code.TASK_CLAIMED_BY_OTHER: lazy_gettext("该任务已由他人签收，您不能处理；如需接手，请联系主管改派。"),
+    Code.TASK_ACTION_NOT_ALLOWED: NOT_ALLOWED,
+    Code.TASK_NOT_READY: NOT_NOW,
+    Code.TASK_SUSPENDED: lazy_gettext("该任务已挂起，请先恢复。"),
+    Code.TASK_NOT_SUSPENDED: lazy_gettext("该任务未挂起，无需恢复。"),
+    Code.TASK_NO_DEADLINE: lazy_gettext("该任务没有时限，无需延期。"),
+    Code.TASK_NO_EARLIER_STEP: lazy_gettext("该任务没有可退回的上一环节。"),
+    Code.TRANSFER_TARGET: lazy_gettext("转派对象无效，请选择一名人员或一个岗位。"),
+    Code.INSTANCE_NOT_RUNNING: lazy_gettext("该工单已结束或已撤销，不能再操作。"),
+    Code.MESSAGE_NOT_WAITING: lazy_gettext("该工单当前不在等待此消息。"),
+    Code.INCIDENT_CLOSED: lazy_gettext("该异常已处理，无需重试。"),
+    Code.JOB_NOT_RETRYABLE: lazy_gettext("该作业当前不能重试。"),
+    Code.BPMN_INVALID: lazy_gettext("流程文件未通过校验。"),
+    Code.FORM_INVALID: lazy_gettext("表单有误，请按提示修改后再提交。"),
+    Code.FORM_NOT_DEPLOYED: lazy_gettext("该环节的表单未随流程部署，请联系管理员。"),
+    Code.ATTACHMENT_REJECTED: lazy_gettext("附件未能上传。"),
+    Code.HANDLER_FAILED: lazy_gettext("后台处理失败，已登记为异常。"),
+    Code.SCRIPT_FAILED: lazy_gettext("流程脚本执行失败，已登记为异常。"),
+    Code.CALENDAR_NOT_COVERED: lazy_gettext("工作日历未覆盖该年份，请管理员先维护日历。"),
+    Code.CONFIGURATION: lazy_gettext("系统配置有误，请联系管理员。"),
+    Code.STATE_CORRUPT: lazy_gettext("工单的流程状态无法读取，请联系管理员。"),
+}
+
+# what the engine says is wrong with a field (``details["fields"]`` values), for Chinese pages (English pages
+# show the engine's own words)
+FIELD_PROBLEMS: dict[str, str] = {
+    "required": "必填",
+    "too long": "内容太长",
+    "too large": "太大",
+    "unknown": "无效",
+    "unknown role": "无效",
+    "invalid": "无效",
+    "out of range": "超出范围",
+    "already exists": "已存在",
+    "already used": "已被其他工单使用",
+    "reserved name": "名称不可用",
+    "not an object": "格式不正确",
+    "not JSON": "格式不正确",
+    "choose one": "请在人员和岗位中选择一个",
+    "needs to_post": "只适用于转派到岗位",
+    "same person": "已是您本人的任务",
+    "not a duration": "不是有效的时长（如 PT2H、P1D）",
+    "no name": "没有文件名",
+    "type not allowed": "不接受此类型的文件",
+    "empty": "文件是空的",
+    "content does not match type": "文件内容与扩展名不符",
+}
+
+NAMED_TARGETS = frozenset({"to_user", "to_post", "to_org"})  # an "unknown" one names nobody that exists
+MISSING = "不存在"
+
+# how Chinese pages name the fields engine services check
+FIELD_LABELS: dict[str, str] = {
+    "reason": "原因", "text": "批注内容", "note": "说明", "by": "延长时限", "business_key": "工单号",
+    "status": "状态", "sort": "排序", "page": "页码", "scope": "范围", "to": "转派对象", "to_user": "转派人员",
+    "to_post": "转派岗位", "to_org": "转派单位", "file": "附件", "body": "内容", "title": "标题", "panel": "面板",
+    "data": "数据", "org": "单位",
+}
+
+
+def chinese() -> bool:
+    return current_language() == "zh_CN"
+
+
+def sentence(err: EomsError) -> str:
+    """The sentence for the error's code (and, for a task that is not ready, the status it met)."""
+    code = str(err.code)
+    if code == Code.TASK_NOT_READY and err.details.get("status") in DONE_STATUSES:
+        return gettext("该任务已处理完毕（可能是重复提交），无需再次操作。")
+    return str(SENTENCES.get(code, SENTENCES[Code.ERROR]))
+
+
+def field_errors(err: EomsError) -> dict[str, str]:
+    """Field → what is wrong with it, in the page's language: form problems from ``details["problems"]``,
+    other field errors from ``details["fields"]``."""
+    lang = current_language()
+    problems = err.details.get("problems")
+    if isinstance(problems, dict) and problems:
+        return {path: _problem_text(problem, lang) for path, problem in problems.items()}
+    found = err.details.get("fields")
+    if not isinstance(found, dict):
+        return {}
+    if not chinese():
+        return {str(k): str(v) for k, v in found.items()}
+    return {str(k): MISSING if str(v) == "unknown" and k in NAMED_TARGETS
+            else FIELD_PROBLEMS.get(str(v), FIELD_PROBLEMS["invalid"]) for k, v in found.items()}
+
+
+def _problem_text(problem: Any, lang: str) -> str:
+    if isinstance(problem, dict) and problem.get("code") in FORM_MESSAGES:
+        params = tuple((k, v) for k, v in problem.items() if k != "code")
+        try:
+            return Problem(problem["code"], params).text(lang)
+        except (KeyError, IndexError, ValueError):
+            pass
+    return FIELD_PROBLEMS["invalid"] if lang == "zh_CN" else "invalid"
+
+
+def field_list(errors: dict[str, str], labels: dict[str, str] | None = None) -> str:
+    """``原因：必填；附件：文件是空的。`` — the field errors as one clause (Chinese pages)."""
+    if not errors:
+        return ""
+    return "；".join(f"{(labels or {}).get(k, k)}：{v}" for k, v in errors.items()) + "。"
 
 
 def explain(err: EomsError) -> str:
-    """A sentence in the page's language; English keeps the engine's detail."""
-    detail = str(err)
-    if isinstance(err, NotFound):
-        text = gettext("记录不存在，或您无权查看。")
-    elif isinstance(err, ConcurrencyConflict) and "assigned to someone else" in detail:
-        text = gettext("该任务已由他人签收，您不能处理；如需接手，请联系主管改派。")
-    elif isinstance(err, ConcurrencyConflict):
-        text = gettext("该工单或任务刚被他人处理或修改，您的操作未保存，请刷新后重试。")
-    elif isinstance(err, InvalidState):
-        if "completed" in detail or "returned" in detail or "cancelled" in detail:
-            text = gettext("该任务已处理完毕（可能是重复提交），无需再次操作。")
-        elif "suspended" in detail:
-            text = gettext("该任务已挂起，请先恢复。")
-        elif "not waiting" in detail:
-            text = gettext("该工单当前不在等待此消息。")
-        else:
-            text = gettext("当前状态不允许此操作。")
-    elif isinstance(err, NotAllowed):
-        text = gettext("您无权执行此操作。")
-    elif isinstance(err, InvalidInput):
-        text = gettext("输入有误，请检查后重试。")
-    else:
-        text = gettext("操作失败。")
-    return text if current_language() == "zh_CN" else f"{text} ({detail})"
+    """A sentence in the page's language. Chinese adds the field errors the engine named; English adds the
+    engine's own text (which names them)."""
+    text = sentence(err)
+    if not chinese():
+        return f"{text} ({err})" if str(err) else text
+    form = "problems" in err.details  # a form's fields are named by its schema, not by the engine's services
+    return text + field_list(field_errors(err), None if form else FIELD_LABELS)
+
+
+def attachment_refused(err: EomsError, filename: str) -> str:
+    """Why the upload of ``filename`` was refused (the allowed types when it was the type)."""
+    if str(err.code) != Code.ATTACHMENT_REJECTED:
+        return explain(err)
+    if not chinese():
+        return gettext("附件未能上传：%(why)s", why=str(err))
+    problem = str((err.details.get("fields") or {}).get("file", ""))
+    reason = field_errors(err).get("file") or FIELD_PROBLEMS["invalid"]
+    if problem == "content does not match type" and err.details.get("extension"):
+        reason = f"文件内容不是 {err.details['extension']} 格式"
+    elif problem == "too large" and err.details.get("max_bytes"):
+        reason += f"（上限 {int(err.details['max_bytes']) / 1024 / 1024:g} MB）"
+    elif err.details.get("allowed"):
+        reason += "（可接受：" + "、".join(str(a) for a in err.details["allowed"]) + "）"
+    why = f"{filename}，{reason}"
+    return gettext("附件未能上传：%(why)s", why=why)

@@ -19,10 +19,10 @@ from engine.history.models import HistoryEvent
 from engine.identity.models import User
 from engine.jobs.models import Job
 from engine.jobs.service import enqueue
-from engine.worker import Worker
 from engine.registry import JobContext
 from engine.runtime.models import Incident
 from engine.tasks.models import HumanTask
+from engine.worker import Worker
 from handlers import build_registry
 from handlers.sms.models import SmsMessage
 from tests.conftest import FakeClock, Switch, user, utc

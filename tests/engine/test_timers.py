@@ -20,10 +20,10 @@ from engine.errors import BpmnValidationError
 from engine.history.models import HistoryEvent
 from engine.identity.models import OrgUnit
 from engine.jobs.models import Job, TimerSchedule
-from engine.worker import TickReport, Worker
 from engine.repository.models import ProcessDefinition
 from engine.runtime.models import ProcessInstance
 from engine.tasks.models import HumanTask
+from engine.worker import TickReport, Worker
 from handlers import build_registry
 from handlers.sms.models import SmsMessage
 from tests.conftest import bpmn, user, utc

@@ -23,8 +23,8 @@ from sqlalchemy import select
 from engine.attachments.service import AttachmentPolicy
 from engine.core import ProcessEngine
 from engine.history.models import HistoryEvent
-from engine.jobs.worker import Worker
 from engine.tasks.models import HumanTask
+from engine.worker import Worker
 from handlers import build_registry
 from handlers.dispatch import add_rule
 from handlers.sms.models import SmsMessage

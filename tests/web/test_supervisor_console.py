@@ -540,7 +540,7 @@ def test_cancel_needs_a_reason_then_closes_the_order_and_its_tasks(db: Database,
         response = send(sup, f"{page}/cancel", {"reason": reason})
         assert response.status_code == 302 and response.headers["Location"].endswith(page)
         html = text(sup.get(page))
-        assert errors(html) == ["输入有误，请检查后重试。"]
+        assert errors(html) == ["输入有误，请检查后重试。原因：必填。"]  # the field the engine named
         assert 'id="cancel-form"' in html
     with db.sessions() as s:
         assert s.get(ProcessInstance, iid).status == "running"  # type: ignore[union-attr]

@@ -38,6 +38,7 @@ NOT_ALLOWED = "您无权执行此操作。"
 NOT_FOUND_FLASH = "记录不存在，或您无权查看。"
 BAD_INPUT = "输入有误，请检查后重试。"
 FORM_INVALID = "表单有误，请按提示修改后再提交。"
+TRANSFER = "转派对象无效，请选择一名人员或一个岗位。"
 
 
 # -- building work through the engine -------------------------------------------------------------------------
@@ -281,9 +282,9 @@ def test_transfer_to_a_person_and_to_a_post(web_app: Flask, db: Database):
     client = client_for(web_app, "gz_maintainer")
     assert f'action="/tasks/{handle}/transfer"' in text(client.get(page))
     # refused: no reason, nobody, neither a person nor a post
-    for data, message in [({"target": "user:mike", "reason": ""}, BAD_INPUT),
-                          ({"target": "user:nobody", "reason": "转给不存在的人"}, NOT_FOUND_FLASH),
-                          ({"target": "mike", "reason": "没写类型"}, BAD_INPUT)]:
+    for data, message in [({"target": "user:mike", "reason": ""}, BAD_INPUT + "原因：必填。"),
+                          ({"target": "user:nobody", "reason": "转给不存在的人"}, TRANSFER + "转派人员：不存在。"),
+                          ({"target": "mike", "reason": "没写类型"}, TRANSFER)]:
         messages = flashed(client, send(client, f"/tasks/{handle}/transfer", data))
         assert any(m.startswith(message) for m in messages), (data, messages)
     assert events(db, instance_id, "task_transferred") == []
@@ -484,8 +485,8 @@ def test_report_upload_with_the_completion_and_download(web_app: Flask, db: Data
 
 
 WRONG_REPORTS = {
-    "refused upload": [("报告.exe", b"MZ\x90\x00 program", ".exe are not accepted"),
-                       ("伪装报告.pdf", b"MZ\x90\x00 not a pdf", "not a .pdf file")],
+    "refused upload": [("报告.exe", b"MZ\x90\x00 program", "不接受此类型的文件（可接受：.csv、"),
+                       ("伪装报告.pdf", b"MZ\x90\x00 not a pdf", "文件内容不是 .pdf 格式")],
     "form sent back": [("报告.txt", "现场照片见附件".encode(), ".pdf"), (None, b"", "必填")],
 }
 
@@ -638,7 +639,7 @@ def test_work_order_search(web_app: Flask, db: Database):
     assert "没有符合条件的工单。" in text(client.get("/orders/", query_string={"customer": "无此客户"}))
     # an unknown status is explained, and everything is listed
     html = text(client.get("/orders/", query_string={"status": "bogus"}))
-    assert BAD_INPUT in alerts(html)
+    assert BAD_INPUT + "状态：无效。" in alerts(html)
     # the pager keeps the filters
     html = text(client.get("/orders/", query_string={"flow": "aftersales_fault"}))
     link = re.search(r'<a href="(/orders/\?[^"]*page=2[^"]*)">', html)

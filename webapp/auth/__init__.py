@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
@@ -17,13 +15,11 @@ from wtforms.validators import DataRequired, Length
 from engine.db import utcnow
 from engine.identity.models import User
 from webapp import db
-from webapp.auth.models import LoginAttempt
+from webapp.auth import attempts
 from webapp.i18n import gettext, lazy_gettext
 from webapp.security import local_target
 
 bp = Blueprint("auth", __name__, url_prefix="/auth", template_folder="templates")
-WINDOW = timedelta(minutes=15)
-ADDR_LIMIT_FACTOR = 4
 OPEN_ENDPOINTS = {"auth.login", "auth.logout", "static", "vendor.asset", "set_language"}
 
 
@@ -83,29 +79,20 @@ def init_app(app: Flask) -> None:
         return {"idle_seconds": app.config["EOMS_IDLE_LOGOUT_SECONDS"]}
 
 
-def _too_many(username: str, addr: str) -> bool:
-    s = db.session()
-    since = utcnow() - WINDOW
-    limit = db.settings().login_max_failures
-    by_user = s.scalar(select(func.count()).select_from(LoginAttempt).where(
-        LoginAttempt.username == username, LoginAttempt.success.is_(False), LoginAttempt.at >= since)) or 0
-    by_addr = s.scalar(select(func.count()).select_from(LoginAttempt).where(
-        LoginAttempt.remote_addr == addr, LoginAttempt.success.is_(False), LoginAttempt.at >= since)) or 0
-    return by_user >= limit or by_addr >= limit * ADDR_LIMIT_FACTOR
-
-
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Response | str | tuple[str, int]:
     form = LoginForm()
     if request.method == "POST" and form.validate_on_submit():
         username = form.username.data.strip()
-        addr = request.remote_addr or "-"
-        s = db.session()
-        if _too_many(username, addr):
+        addr = request.remote_addr or "-"  # the client's, through EOMS_PROXY_HOPS reverse proxies
+        s, now = db.session(), utcnow()
+        attempts.prune(s, now)
+        if attempts.too_many(s, username, addr, db.settings().login_max_failures, now):
+            s.commit()
             return render_template("auth/login.html", form=form, error=gettext(
-                "登录失败次数过多，请 %(n)s 分钟后再试。", n=int(WINDOW.total_seconds() // 60))), 429
+                "登录失败次数过多，请 %(n)s 分钟后再试。", n=int(attempts.WINDOW.total_seconds() // 60))), 429
         row = db.engine().identity.authenticate(s, username, form.password.data)
-        s.add(LoginAttempt(username=username[:64], remote_addr=addr[:64], success=row is not None))
+        attempts.record(s, username, addr, row is not None, now)
         s.commit()
         if row is None:
             return render_template("auth/login.html", form=form, error=gettext("用户名或密码错误。")), 401

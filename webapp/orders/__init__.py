@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from io import BytesIO
 from typing import Any
 
@@ -10,16 +9,17 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
-from engine.errors import EomsError, NotFound
-from engine.forms.validation import FormInvalid
+from engine.errors import Code, EomsError
+from engine.runtime.numbering import new_business_key
 from engine.runtime.queries import InstanceFilter, can_view_instance, search_instances
 from engine.tasks.access import is_offered_to
 from webapp import db
 from webapp.auth import me
 from webapp.business_data import business_data
+from webapp.errors import fail_to, or_else
 from webapp.formdata import parse_form
-from webapp.i18n import SHANGHAI, current_language, gettext
-from webapp.messages import explain
+from webapp.i18n import gettext
+from webapp.messages import explain, field_errors
 from webapp.orders.views_data import instance_view
 from webapp.params import arg_date, arg_page, day_after
 
@@ -41,46 +41,37 @@ def new() -> str:
 @login_required
 def new_flow(key: str) -> Response | str | tuple[str, int]:
     s, pe, user = db.session(), db.engine(), me()
-    try:
-        found = pe.runtime.start_form(s, key)
-    except NotFound:
-        abort(404)
+    found = pe.runtime.start_form(s, key)  # an unknown flow is a 404
     if found is None:
         abort(404)
-    _form_key, schema = found
-    values: dict[str, Any] = {}
-    errors: dict[str, str] = {}
-    status = 200
-    if request.method == "POST":
-        values = parse_form(schema.get("components") or [], request.form)
-        business_key = (request.form.get("business_key") or "").strip() or _number(key)
-        try:
-            result = pe.runtime.start(s, key, business_key=business_key, data=values, actor=user)
-            s.commit()
-        except FormInvalid as err:
-            s.rollback()
-            errors, status = err.localized(current_language()), 422
-            flash(gettext("表单有误，请按提示修改后再提交。"), "error")
-        except EomsError as err:
-            s.rollback()
-            flash(explain(err), "error")
-            status = 409
-        else:
-            flash(gettext("工单 %(key)s 已发起。", key=business_key), "info")
-            mine = [t for t in result.tasks if is_offered_to(user, t)]
-            return redirect(url_for("tasks.show", task_id=mine[0].id) if mine else
-                            url_for("orders.show", instance_id=result.instance.id))
+    schema = found[1]
+    if request.method == "GET":
+        return _start_page(key, schema, {}, {}, 200)
+    values = parse_form(schema.get("components") or [], request.form)
+    fail_to(lambda err: _sent_back(key, schema, values, err))
+    business_key = (request.form.get("business_key") or "").strip() or new_business_key(s, key, pe.ctx.clock())
+    result = pe.runtime.start(s, key, business_key=business_key, data=values, actor=user)
+    s.commit()
+    flash(gettext("工单 %(key)s 已发起。", key=business_key), "info")
+    mine = [t for t in result.tasks if is_offered_to(user, t)]
+    return redirect(url_for("tasks.show", task_id=mine[0].id) if mine else
+                    url_for("orders.show", instance_id=result.instance.id))
+
+
+def _sent_back(key: str, schema: dict[str, Any], values: dict[str, Any], err: EomsError) -> tuple[str, int]:
+    """The start form again with what was typed: field errors beside the fields, or why it was refused."""
+    if str(err.code) == Code.FORM_INVALID:
+        flash(gettext("表单有误，请按提示修改后再提交。"), "error")
+        return _start_page(key, schema, values, field_errors(err), 422)
+    flash(explain(err), "error")
+    return _start_page(key, schema, values, {}, 409)
+
+
+def _start_page(key: str, schema: dict[str, Any], values: dict[str, Any], errors: dict[str, str],
+                status: int) -> tuple[str, int]:
     name = dict(_startable()).get(key, key)
     return render_template("orders/start.html", key=key, name=name, schema=schema, values=values, errors=errors,
                            business_key=request.form.get("business_key", "")), status
-
-
-def _number(key: str) -> str:
-    """A work order number: process prefix, date and time in Beijing, and a random tail."""
-    prefix = {"aftersales_fault": "GZ", "presales_demand": "SQ", "insale_implementation": "SZ",
-              "workplan": "JH", "provisioning": "KT"}.get(key, "WO")
-    now = db.engine().ctx.clock().astimezone(SHANGHAI)
-    return f"{prefix}{now:%Y%m%d%H%M%S}{datetime.now().microsecond % 1000:03d}"
 
 
 @bp.get("/")
@@ -93,11 +84,8 @@ def search() -> str:
         status=request.args.get("status") or None, started_from=arg_date("from"),
         started_to=day_after(arg_date("to")),
     )
-    try:
-        page = search_instances(s, user, filters, page=arg_page())
-    except EomsError as err:
-        flash(explain(err), "error")
-        page = search_instances(s, user, InstanceFilter())
+    page = or_else(lambda: search_instances(s, user, filters, page=arg_page()),
+                   lambda: search_instances(s, user, InstanceFilter()))
     flows = {d.key: d.name for d in pe.repository.list_latest(s)}
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("orders/search.html", page=page, flows=flows, args=args, filters=filters)
@@ -107,10 +95,7 @@ def search() -> str:
 @login_required
 def show(instance_id: int) -> str:
     s, pe, user = db.session(), db.engine(), me()
-    try:
-        instance = pe.runtime.get(s, instance_id)
-    except NotFound:
-        abort(404)
+    instance = pe.runtime.get(s, instance_id)
     if not can_view_instance(s, user, instance):
         abort(404)
     view = instance_view(s, instance_id)
@@ -123,15 +108,8 @@ def show(instance_id: int) -> str:
 @login_required
 def attachment(attachment_id: int) -> Response:
     s, pe, user = db.session(), db.engine(), me()
-    try:
-        row = pe.attachments.get(s, attachment_id)
-        instance = pe.runtime.get(s, row.instance_id)
-    except NotFound:
+    row = pe.attachments.get(s, attachment_id)  # a missing row, instance or file is a 404
+    if not can_view_instance(s, user, pe.runtime.get(s, row.instance_id)):
         abort(404)
-    if not can_view_instance(s, user, instance):
-        abort(404)
-    try:
-        content = pe.attachments.read(row)
-    except NotFound:
-        abort(404)
+    content = pe.attachments.read(row)
     return send_file(BytesIO(content), mimetype=row.content_type, as_attachment=True, download_name=row.filename)

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from engine.errors import EomsError
 from engine.tasks.queries import TaskFilter
 from webapp import db
 from webapp.auth import me
+from webapp.errors import fail_to
 from webapp.i18n import gettext
-from webapp.messages import explain
 from webapp.params import arg_page, parse_local
 from webapp.portal import service
 from webapp.security import local_target
@@ -58,27 +59,19 @@ def home() -> str:
 @login_required
 def claim(task_id: int) -> Response:
     s = db.session()
-    try:
-        row = db.engine().tasks.claim(s, task_id, me())
-        s.commit()
-        flash(gettext("已签收：%(name)s（%(key)s）", name=row.node_name, key=row.business_key), "info")
-    except EomsError as err:
-        s.rollback()
-        flash(explain(err), "error")
-    return redirect(local_target(request.form.get("next"), url_for("portal.home")))
+    back = local_target(request.form.get("next"), url_for("portal.home"))
+    fail_to(back)
+    row = db.engine().tasks.claim(s, task_id, me())
+    s.commit()
+    flash(gettext("已签收：%(name)s（%(key)s）", name=row.node_name, key=row.business_key), "info")
+    return redirect(back)
 
 
 @bp.post("/layout")
 @login_required
 def change_layout() -> Response:
-    s = db.session()
-    try:
-        service.change_layout(s, me(), request.form.get("panel", ""), request.form.get("action", ""))
-        s.commit()
-    except EomsError as err:
-        s.rollback()
-        flash(explain(err), "error")
-    return redirect(url_for("portal.home"))
+    return _change(lambda s: service.change_layout(s, me(), request.form.get("panel", ""),
+                                                   request.form.get("action", "")))
 
 
 @bp.post("/notes")
@@ -122,12 +115,10 @@ def withdraw(item_id: int) -> Response:
     return _change(lambda s: service.withdraw(s, me(), item_id))
 
 
-def _change(action) -> Response:  # type: ignore[no-untyped-def]
+def _change(action: Callable[[Session], object]) -> Response:
+    """Do one change to the user's portal and commit; back to the portal either way."""
     s = db.session()
-    try:
-        action(s)
-        s.commit()
-    except EomsError as err:
-        s.rollback()
-        flash(explain(err), "error")
+    fail_to(url_for("portal.home"))
+    action(s)
+    s.commit()
     return redirect(url_for("portal.home"))

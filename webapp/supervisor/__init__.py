@@ -4,27 +4,22 @@ the task page; cancel and incident retry here). Administrators also see the inci
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from datetime import timedelta
-from typing import Any
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from engine.errors import EomsError, NotFound
+from engine.errors import EomsError
 from engine.identity.access import oversees
-from engine.identity.models import User
-from engine.repository.models import ProcessDefinition
-from engine.runtime.models import Incident, ProcessInstance
+from engine.runtime.models import ProcessInstance
 from engine.runtime.queries import INSTANCE_SORTS, InstanceFilter, search_instances
-from engine.tasks.models import HumanTask
 from webapp import db
 from webapp.access import roles_required, scope_path
 from webapp.auth import me
 from webapp.business_data import business_data
+from webapp.errors import attempt, fail_to, or_else
 from webapp.i18n import gettext, local_midnight, month_start
 from webapp.messages import explain
 from webapp.orders.views_data import instance_view
@@ -32,6 +27,7 @@ from webapp.params import arg_date, arg_int, arg_page, day_after
 from webapp.security import local_target
 from webapp.stats.queries import flow_names
 from webapp.supervisor import dashboard as dashboard_data
+from webapp.supervisor import service
 from webapp.supervisor.monitor import heatmap as heatmap_data
 from webapp.supervisor.monitor import instance_overlays
 
@@ -46,7 +42,7 @@ def dashboard() -> str:
     labels = {"open": gettext("在办"), "overdue": gettext("超时"), "done": gettext("完成"), "mean": gettext("平均"),
               "p90": "P90"}
     charts = {"open": data.open_by_step, "throughput": data.throughput, "handling": data.handling, "labels": labels}
-    return render_template("supervisor/dashboard.html", d=data, charts=json.dumps(charts, ensure_ascii=False))
+    return render_template("supervisor/dashboard.html", d=data, charts=charts)
 
 
 @bp.get("/instances")
@@ -56,7 +52,7 @@ def instances() -> str:
     now = pe.ctx.clock()
     timing = request.args.get("timing", "")
     assignee = request.args.get("assignee", "").strip()
-    assignee_id = s.scalar(select(User.id).where(User.username == assignee)) if assignee else None
+    assignee_id = service.user_id(s, assignee) if assignee else None
     filters = InstanceFilter(
         business_key=request.args.get("number") or None, customer=request.args.get("customer") or None,
         customer_phone=request.args.get("phone") or None, circuit=request.args.get("circuit") or None,
@@ -71,12 +67,9 @@ def instances() -> str:
         filters.assignee_id = -1  # an unknown person has no work orders
     sort = request.args.get("sort") if request.args.get("sort") in INSTANCE_SORTS else "started_desc"
     page_no = arg_page()
-    try:
-        page = search_instances(s, user, filters, page=page_no, page_size=30, sort=sort)
-    except EomsError as err:
-        flash(explain(err), "error")
-        page = search_instances(s, user, InstanceFilter(), page=1, page_size=30)
-    open_rows = _open_steps(s, [i.id for i in page.items])
+    page = or_else(lambda: search_instances(s, user, filters, page=page_no, page_size=30, sort=sort),
+                   lambda: search_instances(s, user, InstanceFilter(), page=1, page_size=30))
+    open_rows = service.open_steps(s, [i.id for i in page.items])
     units = [u for u in pe.identity.list_org_units(s) if user.role == "admin" or u.path.startswith(user.org_unit.path)]
     args = {k: v for k, v in request.args.items() if v and k != "page"}
     return render_template("supervisor/instances.html", page=page, args=args, flows=flow_names(s), units=units,
@@ -85,21 +78,9 @@ def instances() -> str:
                                                                for t in rows]))
 
 
-def _open_steps(session: Any, instance_ids: list[int]) -> dict[int, list[Any]]:
-    found: dict[int, list[Any]] = {i: [] for i in instance_ids}
-    if instance_ids:
-        for row in session.scalars(select(HumanTask).where(HumanTask.instance_id.in_(instance_ids),
-                                                           HumanTask.status == "ready")):
-            found[row.instance_id].append(row)
-    return found
-
-
 def _visible_instance(instance_id: int) -> ProcessInstance:
     s, pe = db.session(), db.engine()
-    try:
-        instance = pe.runtime.get(s, instance_id)
-    except NotFound:
-        abort(404)
+    instance = pe.runtime.get(s, instance_id)  # one that does not exist is a 404
     if not oversees(s, me(), instance.org_unit_id):
         abort(404)
     return instance
@@ -114,19 +95,16 @@ def instance(instance_id: int) -> str:
     now = pe.ctx.clock()
     overlays = instance_overlays(s, instance_id, now)
     return render_template("supervisor/instance.html", view=view, business=business_data(s, pe, item), show_other=True,
-                           now=now, overlays=json.dumps(overlays, ensure_ascii=False),
+                           now=now, overlays=overlays,
                            diagram_url=url_for("supervisor.diagram", definition_id=item.definition_id))
 
 
 @bp.get("/definitions/<int:definition_id>/diagram.bpmn")
 @roles_required("supervisor", "admin", "analyst")
 def diagram(definition_id: int) -> Response:
-    row = db.session().get(ProcessDefinition, definition_id)
-    if row is None:
+    xml = service.diagram_xml(db.session(), definition_id)
+    if xml is None:
         abort(404)
-    xml = row.bpmn_xml
-    if xml.startswith("<?xml"):  # the stored text is already decoded; drop a declaration naming another charset
-        xml = xml[xml.index("?>") + 2:].lstrip()
     return Response(xml, mimetype="application/xml")
 
 
@@ -135,13 +113,10 @@ def diagram(definition_id: int) -> Response:
 def cancel(instance_id: int) -> Response:
     s, pe = db.session(), db.engine()
     _visible_instance(instance_id)
-    try:
-        pe.runtime.cancel(s, instance_id, actor=me(), reason=request.form.get("reason", ""))
-        s.commit()
-        flash(gettext("工单已撤销。"), "info")
-    except EomsError as err:
-        s.rollback()
-        flash(explain(err), "error")
+    fail_to(url_for("supervisor.instance", instance_id=instance_id))
+    pe.runtime.cancel(s, instance_id, actor=me(), reason=request.form.get("reason", ""))
+    s.commit()
+    flash(gettext("工单已撤销。"), "info")
     return redirect(url_for("supervisor.instance", instance_id=instance_id))
 
 
@@ -149,29 +124,22 @@ def cancel(instance_id: int) -> Response:
 @roles_required("supervisor", "admin")
 def retry(incident_id: int) -> Response:
     s = db.session()
-    incident = s.get(Incident, incident_id)
-    if incident is None or (incident.instance_id and not oversees(s, me(), _org_of(incident.instance_id))):
+    incident = service.incident(s, incident_id)
+    if incident is None or (incident.instance_id and
+                            not oversees(s, me(), service.org_of(s, incident.instance_id))):
         abort(404)
     outcome, message = _retry(incident_id)
     flash(message, {"resolved": "info", "queued": "info", "failing": "warning"}.get(outcome, "error"))
     return redirect(local_target(request.form.get("next"), url_for("supervisor.incidents")))
 
 
-def _org_of(instance_id: int) -> int:
-    instance = db.session().get(ProcessInstance, instance_id)
-    return instance.org_unit_id if instance else -1
-
-
 def _retry(incident_id: int) -> tuple[str, str]:
     """Retry one incident in its own transaction; returns (outcome, message) with outcome one of
     resolved / queued / failing / error."""
     s, pe = db.session(), db.engine()
-    try:
-        result = pe.runtime.retry_incident(s, incident_id, actor=me())
-        s.commit()
-    except EomsError as err:
-        s.rollback()
-        return "error", f"#{incident_id}: {explain(err)}"
+    result = attempt(lambda: pe.management.retry_incident(s, incident_id, actor=me()))
+    if isinstance(result, EomsError):
+        return "error", f"#{incident_id}: {explain(result)}"
     if result.status == "resolved":
         return "resolved", gettext("异常 #%(id)s 已解决。", id=incident_id)
     if result.job_id:
@@ -184,10 +152,8 @@ def _retry(incident_id: int) -> tuple[str, str]:
 def incidents() -> str:
     s, pe = db.session(), db.engine()
     status = request.args.get("status", "open")
-    rows = pe.runtime.incidents(s, status=None if status == "all" else "open", limit=500)
-    ids = [r.instance_id for r in rows if r.instance_id]
-    keys = dict(s.execute(select(ProcessInstance.id, ProcessInstance.business_key)
-                          .where(ProcessInstance.id.in_(ids))).tuples().all())
+    rows = pe.management.incidents(s, status=None if status == "all" else "open", limit=500)
+    keys = service.business_keys(s, [r.instance_id for r in rows if r.instance_id])
     return render_template("supervisor/incidents.html", rows=rows, keys=keys, status=status)
 
 
@@ -195,7 +161,7 @@ def incidents() -> str:
 @roles_required("admin")
 def retry_all() -> Response:
     s, pe = db.session(), db.engine()
-    ids = [r.id for r in pe.runtime.incidents(s, status="open", limit=500)]
+    ids = [r.id for r in pe.management.incidents(s, status="open", limit=500)]
     s.rollback()
     outcomes = Counter(_retry(incident_id)[0] for incident_id in ids)  # one summary, not 500 flashes
     flash(gettext("已重试 %(n)s 个异常：解决 %(ok)s，重新排队 %(queued)s，仍未解决 %(failing)s，出错 %(error)s。",
@@ -211,8 +177,7 @@ def heatmap() -> str:
     s, pe = db.session(), db.engine()
     names = flow_names(s)
     key = request.args.get("flow") or next(iter(sorted(names)), "")
-    versions = s.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key)
-                         .order_by(ProcessDefinition.version.desc())).all()
+    versions = service.versions(s, key)
     if not versions:
         abort(404)
     version = arg_int("version")
@@ -226,7 +191,7 @@ def heatmap() -> str:
     args = {"flow": key, "version": definition.version, "from": start.date().isoformat(),
             "to": (end - timedelta(days=1)).date().isoformat()}
     return render_template("supervisor/heatmap.html", names=names, versions=versions, definition=definition,
-                           data=json.dumps(data, ensure_ascii=False), slowest=slowest, args=args,
+                           data=data, slowest=slowest, args=args,
                            diagram_url=url_for("supervisor.diagram", definition_id=definition.id))
 
 

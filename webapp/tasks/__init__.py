@@ -3,33 +3,32 @@ this step allows (complete, claim, transfer, return, suspend/resume, annotate, u
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
-from engine.errors import EomsError, InvalidInput, NotFound
-from engine.forms.validation import FormInvalid
+from engine.errors import Code, EomsError
 from engine.identity.access import oversees
 from engine.identity.models import Post
 from engine.tasks.access import is_offered_to
 from engine.tasks.models import HumanTask
 from webapp import db
 from webapp.auth import me
+from webapp.errors import fail_to
 from webapp.formdata import file_fields, parse_form
 from webapp.i18n import current_language, gettext
-from webapp.messages import explain
+from webapp.messages import attachment_refused, explain, field_errors
 from webapp.orders.views_data import instance_view
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks", template_folder="templates")
 
 
 def _row(task_id: int) -> HumanTask:
-    try:
-        return db.engine().tasks.get(db.session(), task_id, me())
-    except NotFound:
-        abort(404)
+    """The task as the user may see it (a 404 when they may not)."""
+    return db.engine().tasks.get(db.session(), task_id, me())
 
 
 @bp.get("/<int:task_id>")
@@ -59,29 +58,16 @@ def complete(task_id: int) -> Response | tuple[str, int]:
     schema = pe.runtime.task_form(s, row) if row.form_key else None
     components = (schema or {}).get("components") or []
     data = parse_form(components, request.form)
-    try:
-        for key in file_fields(components):  # new uploads first, kept even if the form is sent back
-            for upload in request.files.getlist(f"{key}__upload"):
-                if upload and upload.filename:
-                    attachment = pe.tasks.upload(s, task_id, user, filename=upload.filename, data=upload.read())
-                    data.setdefault(key, []).append(str(attachment.id))
-        s.commit()
-    except EomsError as err:
-        s.rollback()
-        message = explain(err) if not isinstance(err, InvalidInput) else gettext("附件未能上传：%(why)s", why=str(err))
-        flash(message, "error")
-        return show(task_id, values=data)
-    try:
-        created = pe.tasks.complete(s, task_id, user, data)
-        s.commit()
-    except FormInvalid as err:
-        s.rollback()
-        flash(gettext("表单有误，请按提示修改后再提交。"), "error")
-        return show(task_id, values=data, errors=err.localized(current_language()), status=422)
-    except EomsError as err:
-        s.rollback()
-        flash(explain(err), "error")
-        return redirect(url_for("tasks.show", task_id=task_id))
+    for key in file_fields(components):  # new uploads first, kept even if the form is sent back
+        for upload in request.files.getlist(f"{key}__upload"):
+            if upload and upload.filename:
+                fail_to(partial(_upload_refused, task_id, data, upload.filename))
+                attachment = pe.tasks.upload(s, task_id, user, filename=upload.filename, data=upload.read())
+                s.commit()
+                data.setdefault(key, []).append(str(attachment.id))
+    fail_to(partial(_sent_back, task_id, data))
+    created = pe.tasks.complete(s, task_id, user, data)
+    s.commit()
     names = "、".join(f"{t.node_name}" for t in created)
     done = gettext("已提交：%(step)s。", step=row.node_name)
     gap = "" if current_language() == "zh_CN" else " "
@@ -89,16 +75,27 @@ def complete(task_id: int) -> Response | tuple[str, int]:
     return redirect(url_for("portal.home"))
 
 
+def _upload_refused(task_id: int, data: dict[str, Any], filename: str, err: EomsError) -> tuple[str, int]:
+    """The task page again with what was typed and the uploads kept so far, and why this file was refused."""
+    flash(attachment_refused(err, filename), "error")
+    return show(task_id, values=data)
+
+
+def _sent_back(task_id: int, data: dict[str, Any], err: EomsError) -> Response | tuple[str, int]:
+    """A form with errors comes back with every value and upload and each error beside its field; any other
+    refusal goes back to the task page with the explanation."""
+    if str(err.code) == Code.FORM_INVALID:
+        flash(gettext("表单有误，请按提示修改后再提交。"), "error")
+        return show(task_id, values=data, errors=field_errors(err), status=422)
+    flash(explain(err), "error")
+    return redirect(url_for("tasks.show", task_id=task_id))
+
+
 def _act(task_id: int, action: str, **kwargs: Any) -> Response:
     s, pe, user = db.session(), db.engine(), me()
-    try:
-        result = getattr(pe.tasks, action)(s, task_id, user, **kwargs)
-        s.commit()
-    except EomsError as err:
-        s.rollback()
-        flash(explain(err) + (f" {err}" if isinstance(err, InvalidInput) and current_language() == "zh_CN" else ""),
-              "error")
-        return redirect(url_for("tasks.show", task_id=task_id))
+    fail_to(url_for("tasks.show", task_id=task_id))
+    result = getattr(pe.tasks, action)(s, task_id, user, **kwargs)
+    s.commit()
     flash(ACTION_DONE[action](), "info")
     if action == "return_to_previous" and isinstance(result, HumanTask):
         return redirect(url_for("portal.home"))
