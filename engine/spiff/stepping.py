@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -217,17 +218,24 @@ def cycle_timer_counts(workflow: BpmnWorkflow) -> dict[Any, tuple[Task, int]]:
 
 
 def next_timer_due(workflow: BpmnWorkflow) -> datetime | None:
-    """The earliest due time of any waiting timer, or None."""
+    """The earliest due time of any waiting timer, or None: plain timer catch events (intermediate, boundary,
+    event sub-process starts) and timers inside a multiple event — which is also what SpiffWorkflow makes of
+    an event-based gateway (the gateway waits, holding its catch events' definitions)."""
     due: list[datetime] = []
     for task in all_tasks(workflow):
-        if task.state != TaskState.WAITING or not isinstance(task.task_spec, CatchingEvent):
-            continue
-        event_definition = task.task_spec.event_definition
-        if not isinstance(event_definition, TimerEventDefinition):
+        if task.state != TaskState.WAITING or not _waits_for_a_timer(task):
             continue
         value = task.internal_data.get("event_value")
         if isinstance(value, dict):
             value = value.get("next")
-        if value:
+        if isinstance(value, str) and value:
             due.append(TimerEventDefinition.get_datetime(value))
     return min(due) if due else None
+
+
+def _waits_for_a_timer(task: Task) -> bool:
+    definition = getattr(task.task_spec, "event_definition", None)
+    if isinstance(definition, TimerEventDefinition):
+        return True
+    return isinstance(definition, MultipleEventDefinition) and any(
+        isinstance(d, TimerEventDefinition) for d in definition.event_definitions)
