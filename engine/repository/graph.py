@@ -37,8 +37,14 @@ def check_paths_to_end(tree: etree._ElementTree, filename: str) -> list[Validati
     return issues[:MAX_REPORTED]
 
 
+def is_event_subprocess(el: etree._Element) -> bool:
+    """An event sub-process: started by its own start event's trigger, never by a sequence flow."""
+    return local(el) == "subProcess" and el.get("triggeredByEvent", "false").lower() == "true"
+
+
 def _check_scope(scope: etree._Element, filename: str) -> list[ValidationIssue]:
-    nodes = {el.get("id"): el for el in scope if local(el) in FLOW_NODES and el.get("id")}
+    nodes = {el.get("id"): el for el in scope
+             if local(el) in FLOW_NODES and el.get("id") and not is_event_subprocess(el)}
     scope_id = scope.get("id", "")
     if local(scope) == "adHocSubProcess":
         return []

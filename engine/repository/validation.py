@@ -16,9 +16,11 @@ from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
 
 from engine.errors import BpmnValidationError, ValidationIssue
-from engine.repository.graph import FLOW_NODES, NS, check_paths_to_end, element_line, local
+from engine.repository.constraints import check_constraints
+from engine.repository.graph import FLOW_NODES, NS, check_paths_to_end, element_line, is_event_subprocess, local
 from engine.repository.properties import parse_task_properties
 from engine.repository.xmlsafe import load_bpmn_xml
+from engine.spiff.event_subprocess import mark as mark_event_subprocess
 from engine.spiff.scripting import check_source
 
 _SPIFF_MESSAGES = [
@@ -50,7 +52,7 @@ def parse_and_validate(content: bytes, filename: str, posts: Container[str], han
     ``forms`` the form keys that exist (None: not checked).
     """
     tree = load_bpmn_xml(content, filename)
-    issues = check_paths_to_end(tree, filename) + _check_expressions(tree, filename)
+    issues = check_constraints(tree, filename) + check_paths_to_end(tree, filename) + _check_expressions(tree, filename)
     parsed = ParsedFile(filename, tree)
     parser = SpiffBpmnParser(validator=VALIDATOR)
     try:
@@ -60,6 +62,7 @@ def parse_and_validate(content: bytes, filename: str, posts: Container[str], han
             spec = parser.get_spec(pid)
             subprocess_specs = parser.get_subprocess_specs(pid)
             _apply_inner_lanes(tree, subprocess_specs)
+            _mark_event_subprocesses(tree, [spec, *subprocess_specs.values()])
             parsed.specs[pid] = (spec, subprocess_specs)
             parsed.names[pid] = spec.description or pid
     except ValidationException as err:
@@ -89,6 +92,20 @@ def _apply_inner_lanes(tree: etree._ElementTree, subprocess_specs: dict[str, Bpm
             lane = lanes.get(getattr(task_spec, "bpmn_id", None) or "")
             if lane:
                 task_spec.lane = lane
+
+
+def _mark_event_subprocesses(tree: etree._ElementTree, procs: list[BpmnProcessSpec]) -> None:
+    """Tell the engine which sub-processes are event sub-processes and whether their start interrupts
+    (SpiffWorkflow parses them as plain sub-processes; see ``engine.spiff.event_subprocess``)."""
+    marks: dict[str, bool] = {}
+    for el in tree.getroot().iter(f"{{{NS['bpmn']}}}subProcess"):
+        if is_event_subprocess(el) and el.get("id"):
+            start = el.find("bpmn:startEvent", NS)
+            marks[el.get("id")] = start is None or start.get("isInterrupting", "true").lower() != "false"
+    for proc in procs:
+        for task_spec in proc.task_specs.values():
+            if getattr(task_spec, "bpmn_id", None) in marks:
+                mark_event_subprocess(task_spec, interrupting=marks[task_spec.bpmn_id])
 
 
 def _from_spiff(err: ValidationException, tree: etree._ElementTree, filename: str) -> ValidationIssue:

@@ -24,6 +24,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import EomsError, HandlerError, ScriptError
+from engine.spiff.event_subprocess import settle as settle_event_subprocesses
 
 AUTOMATIC_RECORDED = ("ServiceTask", "ScriptTask", "SendTask", "BusinessRuleTask")
 
@@ -100,6 +101,8 @@ def run_engine_steps(
         while True:
             workflow.do_engine_steps(will_run, did_run)
             workflow.refresh_timers()
+            if settle_event_subprocesses(workflow):
+                continue
             if workflow.get_next_task(state=TaskState.READY, manual=False) is not None:
                 continue
             if not _automatic_ready(workflow) or compact(workflow, 0, compact_keep) == 0:

@@ -56,3 +56,38 @@ def test_event_based_gateway_takes_the_reply_and_forgets_its_timer(pe, db, deplo
     with db.sessions.begin() as s:
         pe.tasks.complete(s, open_task(db, iid, "read_reply"), user(s, pe, "alice"), {})
     assert instance(db, iid).status == "completed"
+
+
+# -- 1: event sub-processes ---------------------------------------------------------------------------------
+def test_non_interrupting_event_subprocess_runs_beside_the_work(pe, db, deploy, traveller, worker):
+    deploy("conformance/event_subprocess.bpmn")
+    iid = start(pe, db, "event_subprocess")
+    assert rows_of(db, iid) == [("work", TaskStatus.READY)]
+    assert next_timer(db, iid) == T0 + timedelta(days=2)
+    correlate(pe, db, iid, "customer_note", {"note": "请上午来"})
+    assert rows_of(db, iid) == [("work", TaskStatus.READY), ("read_note", TaskStatus.READY)]
+    with db.sessions.begin() as s:
+        pe.tasks.complete(s, open_task(db, iid, "read_note"), user(s, pe, "alice"), {})
+    with db.sessions.begin() as s:
+        pe.tasks.complete(s, open_task(db, iid, "work"), user(s, pe, "alice"), {})
+    assert instance(db, iid).status == "completed"
+    assert next_timer(db, iid) is None
+
+
+def test_interrupting_event_subprocess_cancels_the_work(pe, db, deploy, traveller, worker):
+    deploy("conformance/event_subprocess.bpmn")
+    iid = start(pe, db, "event_subprocess")
+    correlate(pe, db, iid, "customer_withdraws")
+    assert rows_of(db, iid) == [("work", TaskStatus.CANCELLED), ("confirm_withdraw", TaskStatus.READY)]
+    with db.sessions.begin() as s:
+        pe.tasks.complete(s, open_task(db, iid, "confirm_withdraw"), user(s, pe, "alice"), {})
+    assert instance(db, iid).status == "completed"
+
+
+def test_interrupting_timer_event_subprocess_fires_through_the_worker(pe, db, deploy, traveller, worker):
+    deploy("conformance/event_subprocess.bpmn")
+    iid = start(pe, db, "event_subprocess")
+    at(traveller, days=2, seconds=1)
+    assert worker.tick().timers_fired == 1
+    assert rows_of(db, iid) == [("work", TaskStatus.CANCELLED)]
+    assert instance(db, iid).status == "completed"
