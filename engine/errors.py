@@ -47,6 +47,7 @@ class Code(StrEnum):
     CALENDAR_NOT_COVERED = "calendar.not_covered"
     CONFIGURATION = "configuration.invalid"
     STATE_CORRUPT = "instance.state_corrupt"
+    ENGINE_FAILED = "engine.failed"
 
 
 class EomsError(Exception):

@@ -46,6 +46,7 @@ SENTENCES: dict[str, Any] = {
     Code.CALENDAR_NOT_COVERED: lazy_gettext("工作日历未覆盖该年份，请管理员先维护日历。"),
     Code.CONFIGURATION: lazy_gettext("系统配置有误，请联系管理员。"),
     Code.STATE_CORRUPT: lazy_gettext("工单的流程状态无法读取，请联系管理员。"),
+    Code.ENGINE_FAILED: lazy_gettext("流程引擎无法执行该操作，请联系管理员检查流程。"),
 }
 
 # what the engine says is wrong with a field (``details["fields"]`` values), for Chinese pages (English pages

@@ -87,7 +87,7 @@ class RepositoryService:
             ) or 0
             row = ProcessDefinition(
                 key=key, version=latest + 1, name=parsed.names.get(key, key), content_hash=digest,
-                source_name=filename, bpmn_xml=xml, spec_json=self.codec.dump_spec(spec, subprocess_specs),
+                source_name=filename, bpmn_xml=xml, spec_json=self._stored_spec(filename, key, spec, subprocess_specs),
                 deployed_at=self.clock(), deployed_by_id=deployed_by.id if deployed_by else None,
                 forms={k: f.id for k, f in forms.items()},
             )
@@ -96,6 +96,17 @@ class RepositoryService:
             self._schedule_start_timer(session, row, spec, filename)
             results.append(DeployResult(key, row.version, row.name, row.id, True))
         return results
+
+    def _stored_spec(self, filename: str, key: str, spec: BpmnProcessSpec,
+                     subprocess_specs: dict[str, BpmnProcessSpec]) -> str:
+        """The spec as stored; a construct the serializer cannot store is refused at deploy, never a crash."""
+        try:
+            text = self.codec.dump_spec(spec, subprocess_specs)
+            self.codec.load_spec(text)
+        except (TypeError, ValueError, KeyError, AttributeError) as err:
+            raise BpmnValidationError([ValidationIssue(filename, key, "unsupported-element",
+                                                       f"the process cannot be stored for execution: {err}")]) from None
+        return text
 
     def _schedule_start_timer(self, session: Session, row: ProcessDefinition, spec: BpmnProcessSpec,
                               filename: str) -> None:

@@ -31,6 +31,9 @@ _SPIFF_MESSAGES = [
     ("Exactly one start event", "subprocess-start-event", "a subprocess needs exactly one start event"),
     ("has no implementation", "unsupported-element", "data stores are not supported"),
 ]
+# task-spec names SpiffWorkflow gives its own control tasks; a flow node id equal to one would be mistaken for it
+RESERVED_IDS = frozenset({"Start", "End", "Root", "StartEventSplit", "StartEventJoin"})
+RESERVED_SUFFIXES = (".EndJoin", ".BoundaryEventSplit", ".BoundaryEventJoin")
 _ISO_LIKE = re.compile(r"^(R\d*/)?P[\dTYMWDHS.]+$|^\d{4}-\d{2}-\d{2}")
 
 
@@ -52,7 +55,10 @@ def parse_and_validate(content: bytes, filename: str, posts: Container[str], han
     ``forms`` the form keys that exist (None: not checked).
     """
     tree = load_bpmn_xml(content, filename)
-    issues = check_constraints(tree, filename) + check_paths_to_end(tree, filename) + _check_expressions(tree, filename)
+    issues = (check_constraints(tree, filename) + _check_reserved_ids(tree, filename)
+              + check_paths_to_end(tree, filename) + _check_expressions(tree, filename))
+    if any(i.rule == "reserved-id" for i in issues):  # the library would misread the file: say only what is wrong
+        raise BpmnValidationError(_unique(issues))
     parsed = ParsedFile(filename, tree)
     parser = SpiffBpmnParser(validator=VALIDATOR)
     try:
@@ -92,6 +98,18 @@ def _apply_inner_lanes(tree: etree._ElementTree, subprocess_specs: dict[str, Bpm
             lane = lanes.get(getattr(task_spec, "bpmn_id", None) or "")
             if lane:
                 task_spec.lane = lane
+
+
+def _check_reserved_ids(tree: etree._ElementTree, filename: str) -> list[ValidationIssue]:
+    """Flow node ids the engine uses for its own control tasks are refused (renaming them is enough)."""
+    issues = []
+    for el in tree.getroot().iter():
+        node_id = el.get("id") if isinstance(el.tag, str) and local(el) in FLOW_NODES else None
+        if node_id and (node_id in RESERVED_IDS or node_id.endswith(RESERVED_SUFFIXES)):
+            issues.append(ValidationIssue(filename, node_id, "reserved-id",
+                                          f"the id '{node_id}' is reserved by the process engine; give "
+                                          f"{local(el)} '{el.get('name') or node_id}' another id", el.sourceline))
+    return issues
 
 
 def _mark_event_subprocesses(tree: etree._ElementTree, procs: list[BpmnProcessSpec]) -> None:

@@ -17,7 +17,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_FORMAT
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
-from SpiffWorkflow.exceptions import TaskNotFoundException
+from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
@@ -27,13 +27,15 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine.context import EngineContext
 from engine.db import is_write_conflict
-from engine.errors import ConcurrencyConflict, NotFound
+from engine.errors import Code, ConcurrencyConflict, EomsError, NotFound
 from engine.history.service import record
 from engine.registry import HandlerContext
 from engine.repository.cache import LoadedDefinition
 from engine.repository.models import ProcessDefinition
 from engine.runtime.models import Incident, IncidentStatus, InstanceStatus, ProcessInstance
 from engine.runtime.projection import sync_human_tasks
+from engine.spiff.bpmn_errors import describe as describe_error
+from engine.spiff.bpmn_errors import uncaught_error
 from engine.spiff.scripting import EomsScriptEngine
 from engine.spiff.stepping import (
     AUTOMATIC_RECORDED,
@@ -174,6 +176,17 @@ class InstanceOperation:
         record(self.session, self.instance.id, event, node_id=node_id, actor_id=self.actor_id,
                payload={"incident_id": self.incident.id, "kind": kind, "message": message[:500]}, at=self.now)
 
+    def _fail(self, error_end: Task) -> None:
+        """An uncaught BPMN error ends the instance as failed, with an incident naming the error."""
+        if not is_finished(self.workflow):
+            self.workflow.cancel()
+        message = describe_error(error_end)
+        self._open_incident(error_end, "error", message)
+        self.instance.status, self.instance.ended_at = InstanceStatus.FAILED, self.now
+        self.instance.end_reason = message[:500]
+        record(self.session, self.instance.id, "instance_failed", actor_id=self.actor_id, at=self.now,
+               node_id=error_end.task_spec.bpmn_id, payload={"message": message})
+
     # -- saving ------------------------------------------------------------------------------------------
     def save(self, reason: str = "") -> list[HumanTask]:
         """Project human tasks, store state with a compare-and-set on ``version``; return new task rows."""
@@ -188,7 +201,10 @@ class InstanceOperation:
         for kind, message in problems:
             self._open_incident(None, kind, message)
         instance = self.instance
-        if instance.status == InstanceStatus.RUNNING and is_finished(self.workflow):
+        error_end = uncaught_error(self.workflow) if instance.status == InstanceStatus.RUNNING else None
+        if error_end is not None:
+            self._fail(error_end)
+        elif instance.status == InstanceStatus.RUNNING and is_finished(self.workflow):
             instance.status = InstanceStatus.COMPLETED if self.workflow.success else InstanceStatus.CANCELLED
             instance.ended_at = self.now
             if instance.status == InstanceStatus.COMPLETED:
@@ -201,20 +217,32 @@ class InstanceOperation:
         return created
 
 
+@contextmanager
+def library_guard(what: str) -> Iterator[None]:
+    """A SpiffWorkflow exception outside a step (building or restoring a workflow) never leaves the engine:
+    it becomes an :class:`EomsError` with the ``engine.failed`` code."""
+    try:
+        yield
+    except SpiffWorkflowException as err:
+        raise EomsError(f"{what}: the process engine refused it ({err})", code=Code.ENGINE_FAILED) from None
+
+
 def open_instance(ctx: EngineContext, session: Session, instance: ProcessInstance,
                   actor_id: int | None) -> InstanceOperation:
     """Restore a stored instance for one operation."""
     definition = load_definition(ctx, session, instance.definition_id)
-    workflow = ctx.codec.load_state(instance.state, definition.bundle)
+    with library_guard(f"work order {instance.business_key}"):
+        workflow = ctx.codec.load_state(instance.state, definition.bundle)
     return InstanceOperation(ctx, session, instance, definition, workflow, actor_id)
 
 
 def new_instance(ctx: EngineContext, session: Session, instance: ProcessInstance, definition: LoadedDefinition,
                  data: dict[str, Any], actor_id: int | None) -> InstanceOperation:
     """A fresh workflow for a new instance row (already added and flushed), with its start data."""
-    workflow = BpmnWorkflow(definition.spec, definition.subprocess_specs)
-    workflow.task_tree.data.update(copy.deepcopy(data))
-    start = workflow.get_next_task(state=TaskState.READY)
-    if start is not None:
-        start.data.update(copy.deepcopy(data))
+    with library_guard(f"starting {definition.key}"):
+        workflow = BpmnWorkflow(definition.spec, definition.subprocess_specs)
+        workflow.task_tree.data.update(copy.deepcopy(data))
+        start = workflow.get_next_task(state=TaskState.READY)
+        if start is not None:
+            start.data.update(copy.deepcopy(data))
     return InstanceOperation(ctx, session, instance, definition, workflow, actor_id)

@@ -15,6 +15,7 @@ class InstanceStatus(StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
     CANCELLED = "cancelled"
+    FAILED = "failed"  # ended by a BPMN error nobody caught
 
 
 class IncidentStatus(StrEnum):

@@ -9,6 +9,7 @@ misleading ``NameError``.
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
 import math
@@ -100,6 +101,18 @@ def check_source(source: str, mode: str) -> str | None:
         compile_sandboxed(source, mode)
     except ScriptError as err:
         return str(err)
+    return _refused_at_run_time(source, mode)
+
+
+def _refused_at_run_time(source: str, mode: str) -> str | None:
+    """What compiles but the sandbox would stop when it runs: an import, or a call of a forbidden builtin (a
+    data value is never callable, so such a call always fails). Deploy refuses these too."""
+    what = "expression" if mode == "eval" else "script"
+    for node in ast.walk(ast.parse(source, mode=mode)):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            return f"{what} refused: import is not allowed in scripts (line {node.lineno})"
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FORBIDDEN_NAMES:
+            return f"{what} refused: '{node.func.id}' is not allowed in scripts (line {node.lineno})"
     return None
 
 

@@ -1,4 +1,5 @@
-"""status checks: task, instance, incident and job statuses kept to their StrEnum values by CHECK constraints
+"""status checks: task, instance, incident and job statuses kept to their StrEnum values by CHECK constraints;
+a process instance may also have failed (an uncaught BPMN error)
 
 Revision ID: 0007
 Revises: 0006
@@ -15,7 +16,7 @@ depends_on = None
 # table → allowed statuses (engine/*/models.py: TaskStatus, InstanceStatus, IncidentStatus, JobStatus)
 CHECKS = {
     "human_task": ("ready", "completed", "returned", "cancelled"),
-    "process_instance": ("running", "completed", "cancelled"),
+    "process_instance": ("running", "completed", "cancelled", "failed"),
     "incident": ("open", "resolved"),
     "job": ("pending", "running", "done", "failed", "cancelled"),
 }

@@ -1,12 +1,16 @@
 """BPMN constructs the engine must run as the specification says, through the services with persistence
 (diagrams in tests/bpmn/conformance/). Time is moved with time-machine, as in test_timers."""
+# ruff: noqa: F811 - the fixtures imported from test_timers are taken as test parameters of the same name
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from engine.tasks.models import TaskStatus
-from tests.conftest import user
+import pytest
+
+from engine.errors import BpmnValidationError, NotFound
+from engine.tasks.models import HumanTask, TaskStatus
+from tests.conftest import bpmn, user
 from tests.engine.test_timers import (  # noqa: F401 - fixtures: the wall clock moved by time-machine
     T0,
     at,
@@ -91,3 +95,51 @@ def test_interrupting_timer_event_subprocess_fires_through_the_worker(pe, db, de
     assert worker.tick().timers_fired == 1
     assert rows_of(db, iid) == [("work", TaskStatus.CANCELLED)]
     assert instance(db, iid).status == "completed"
+
+
+# -- 3, 4, 5: data objects, reserved ids, an uncaught error end event -------------------------------------
+def test_a_data_object_deploys_and_carries_data_from_a_script_to_a_user_task(pe, db, deploy, traveller):
+    deploy("conformance/data_object.bpmn")
+    iid = start(pe, db, "data_object")
+    assert rows_of(db, iid) == [("check", TaskStatus.READY)]
+    with db.sessions() as s:
+        row = s.get(HumanTask, open_task(db, iid, "check"))
+        assert pe.runtime.task_data(s, row)["quote"] == 1200
+
+
+@pytest.mark.parametrize("reserved", ["Start", "End", "StartEventJoin", "plain.EndJoin", "fix.BoundaryEventSplit"])
+def test_ids_the_library_uses_for_its_own_tasks_are_refused_at_deploy(pe, db, deploy, reserved):
+    content = bpmn("tasks/plain.bpmn").replace(b'"handle"', f'"{reserved}"'.encode()).replace(
+        b">handle<", f">{reserved}<".encode())
+    with pytest.raises(BpmnValidationError) as caught:
+        deploy("reserved.bpmn", content)
+    assert [(i.element_id, i.rule) for i in caught.value.issues] == [(reserved, "reserved-id")]
+    with db.sessions() as s, pytest.raises(NotFound):
+        pe.repository.latest(s, "plain")
+
+
+def test_an_uncaught_error_end_event_fails_the_instance_with_an_incident(pe, db, deploy, traveller):
+    deploy("conformance/error_end.bpmn")
+    with db.sessions.begin() as s:
+        result = pe.runtime.start(s, "error_end", business_key="WO-E", data={"stock": 0}, actor=user(s, pe, "alice"))
+        iid = result.instance.id
+    row = instance(db, iid)
+    assert (row.status, row.ended_at is not None) == ("failed", True)
+    with db.sessions() as s:
+        (incident,) = pe.management.incidents(s)
+        assert (incident.instance_id, incident.kind, incident.node_id) == (iid, "error", "fail")
+        assert "NO_RESOURCE" in incident.message and "No resource" in incident.message
+        events = [e.event_type for e in pe.history.timeline(s, iid)]
+        assert "instance_failed" in events and "instance_completed" not in events
+
+
+def test_the_same_diagram_completes_when_no_error_is_thrown(pe, db, deploy, traveller):
+    deploy("conformance/error_end.bpmn")
+    with db.sessions.begin() as s:
+        iid = pe.runtime.start(s, "error_end", business_key="WO-OK", data={"stock": 3},
+                               actor=user(s, pe, "alice")).instance.id
+    with db.sessions.begin() as s:
+        pe.tasks.complete(s, open_task(db, iid, "handle"), user(s, pe, "alice"), {})
+    assert instance(db, iid).status == "completed"
+    with db.sessions() as s:
+        assert pe.management.incidents(s) == []
