@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -35,6 +36,8 @@ class EngineContext:
     codec: WorkflowCodec = field(default_factory=WorkflowCodec)
     specs: SpecCache = field(default_factory=SpecCache)
     sla: SlaService = field(default_factory=SlaService)
+    # where an instance's thrown signals and messages go when it is saved (the runtime service, wired by core)
+    deliver: Callable[[Session, Any, list[Any]], None] | None = None
 
     def emit(self, event: str, session: Session, now: datetime, subject: object) -> None:
         """Call the lifecycle listeners of ``event`` inside the caller's transaction."""

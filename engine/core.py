@@ -49,6 +49,7 @@ class ProcessEngine:
         self.forms = FormService(clock)
         self.repository = RepositoryService(clock, self.ctx.codec, self.ctx.handlers, self.forms)
         self.runtime = RuntimeService(self.ctx, self.identity, self.forms)
+        self.ctx.deliver = self.runtime.deliver_thrown
         self.jobs = JobService(self.ctx.handlers, clock, job_policy, reply=self._deliver_reply)
         self.attachments = AttachmentService(attachments or AttachmentPolicy(Path("instance") / "storage"))
         self.tasks = TaskService(self.runtime, self.forms, self.attachments)

@@ -11,12 +11,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from engine.db import Base, UTCDateTime, utcnow
 
 EVENT_TYPES = (
-    "instance_started", "instance_completed", "instance_cancelled", "instance_failed",
+    "instance_started", "instance_completed", "instance_cancelled",
     "task_created", "task_claimed", "task_unclaimed", "task_completed", "task_transferred", "task_returned",
     "task_cancelled", "task_annotated", "task_suspended", "task_resumed", "task_urged", "task_warned",
     "task_overdue", "task_escalated", "step_completed", "timer_fired", "handler_failed", "incident_opened",
     "incident_retried", "incident_resolved", "job_failed", "attachment_added", "message_received",
-    "extension_requested", "task_extended",
+    "extension_requested", "task_extended", "instance_failed", "signal_thrown", "signal_received",
+    "message_thrown",
 )
 
 

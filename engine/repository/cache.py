@@ -11,6 +11,7 @@ from functools import cached_property
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 
 from engine.repository.properties import TaskProperties, parse_task_properties
+from engine.spiff.event_names import listens
 
 
 @dataclass
@@ -34,6 +35,11 @@ class LoadedDefinition:
                 if key:
                     return str(key)
         return None
+
+    @cached_property
+    def listens(self) -> bool:
+        """Whether the process catches any signal or message (else its instances need no subscriptions)."""
+        return listens(self.spec, self.subprocess_specs)
 
     @property
     def bundle(self) -> tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec]]:

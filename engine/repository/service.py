@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from engine.errors import BpmnValidationError, EomsError, NotFound, ValidationIssue
@@ -19,6 +19,8 @@ from engine.registry import HandlerRegistry
 from engine.repository.models import ProcessDefinition
 from engine.repository.validation import ParsedFile, parse_and_validate
 from engine.repository.xmlsafe import decode_xml
+from engine.runtime.models import EventSubscription
+from engine.spiff.event_names import start_subscriptions
 from engine.spiff.serializer import WorkflowCodec
 from engine.spiff.timers import schedule_for, start_timer_of
 
@@ -94,6 +96,7 @@ class RepositoryService:
             session.add(row)
             session.flush()
             self._schedule_start_timer(session, row, spec, filename)
+            _subscribe_starts(session, key, row.id, start_subscriptions(spec))
             results.append(DeployResult(key, row.version, row.name, row.id, True))
         return results
 
@@ -151,3 +154,11 @@ class RepositoryService:
             .join(newest, (ProcessDefinition.key == newest.c.key) & (ProcessDefinition.version == newest.c.v))
             .order_by(ProcessDefinition.key)
         ).all()
+
+
+def _subscribe_starts(session: Session, key: str, definition_id: int, wanted: set[tuple[str, str]]) -> None:
+    """The newest version of a process is the one its signal and message start events start."""
+    session.execute(delete(EventSubscription).where(EventSubscription.process_key == key,
+                                                    EventSubscription.instance_id.is_(None)))
+    for kind, name in wanted:
+        session.add(EventSubscription(kind=kind, name=name[:200], definition_id=definition_id, process_key=key))

@@ -18,6 +18,7 @@ from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
 from engine.errors import BpmnValidationError, ValidationIssue
 from engine.repository.constraints import check_constraints
 from engine.repository.graph import FLOW_NODES, NS, check_paths_to_end, element_line, is_event_subprocess, local
+from engine.repository.normalize import normalized
 from engine.repository.properties import parse_task_properties
 from engine.repository.xmlsafe import load_bpmn_xml
 from engine.spiff.event_subprocess import mark as mark_event_subprocess
@@ -62,7 +63,7 @@ def parse_and_validate(content: bytes, filename: str, posts: Container[str], han
     parsed = ParsedFile(filename, tree)
     parser = SpiffBpmnParser(validator=VALIDATOR)
     try:
-        parser.add_bpmn_xml(tree, filename=filename)
+        parser.add_bpmn_xml(normalized(tree), filename=filename)
         process_ids = parser.get_process_ids()
         for pid in process_ids:
             spec = parser.get_spec(pid)

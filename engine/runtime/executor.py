@@ -32,10 +32,12 @@ from engine.history.service import record
 from engine.registry import HandlerContext
 from engine.repository.cache import LoadedDefinition
 from engine.repository.models import ProcessDefinition
+from engine.runtime.events import sync_instance as sync_subscriptions
 from engine.runtime.models import Incident, IncidentStatus, InstanceStatus, ProcessInstance
 from engine.runtime.projection import sync_human_tasks
 from engine.spiff.bpmn_errors import describe as describe_error
 from engine.spiff.bpmn_errors import uncaught_error
+from engine.spiff.event_names import waiting_subscriptions
 from engine.spiff.scripting import EomsScriptEngine
 from engine.spiff.stepping import (
     AUTOMATIC_RECORDED,
@@ -210,10 +212,16 @@ class InstanceOperation:
             if instance.status == InstanceStatus.COMPLETED:
                 record(self.session, instance.id, "instance_completed", actor_id=self.actor_id, at=self.now)
                 self.ctx.emit("instance_completed", self.session, self.now, instance)
+        thrown = self.workflow.get_events()  # what the process threw and nothing in it caught
+        if self.definition.listens:
+            running = instance.status == InstanceStatus.RUNNING
+            sync_subscriptions(self.session, instance, waiting_subscriptions(self.workflow) if running else set())
         instance.state = self.ctx.codec.dump_state(self.workflow)
         instance.serializer_version = SPIFF_FORMAT
         instance.next_timer_at = next_timer_due(self.workflow) if instance.status == InstanceStatus.RUNNING else None
         self.session.flush()
+        if thrown and self.ctx.deliver is not None:
+            self.ctx.deliver(self.session, instance, thrown)
         return created
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db import Base, UTCDateTime, status_check, utcnow
@@ -97,3 +97,23 @@ class Incident(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+
+class EventSubscription(Base):
+    """A signal or message an instance waits for (an instance row), or that starts a process (a definition
+    row, for the newest version of its key). Kept in step with the state when the instance is saved, so
+    delivering a signal or a message never reads state JSON."""
+
+    __tablename__ = "event_subscription"
+    __table_args__ = (Index("ix_event_subscription_kind_name", "kind", "name"),
+                      CheckConstraint("kind IN ('signal', 'message')", name="kind"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str] = mapped_column(String(200))
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"),
+                                                    index=True)
+    definition_id: Mapped[int | None] = mapped_column(ForeignKey("process_definition.id", ondelete="CASCADE"),
+                                                      index=True)
+    process_key: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -23,6 +23,7 @@ from engine.identity.models import OrgUnit, User
 from engine.identity.service import IdentityService
 from engine.jobs.service import cancel_jobs
 from engine.repository.models import ProcessDefinition
+from engine.runtime.delivery import DeliveryActions
 from engine.runtime.executor import (
     InstanceOperation,
     conflict_guard,
@@ -62,7 +63,7 @@ def check_data(data: Any, what: str = "data") -> dict[str, Any]:
     return data
 
 
-class RuntimeService:
+class RuntimeService(DeliveryActions):
     """Instances: start, cancel, look up; incidents: list, retry."""
 
     def __init__(self, ctx: EngineContext, identity: IdentityService, forms: FormService):
@@ -71,7 +72,8 @@ class RuntimeService:
         self.forms = forms
 
     def start(self, session: Session, process_key: str, *, business_key: str, data: dict[str, Any],
-              actor: User | None, org_code: str | None = None, fire_start_timer: bool = False) -> StartResult:
+              actor: User | None, org_code: str | None = None, fire_start_timer: bool = False,
+              validate_start_form: bool = True) -> StartResult:
         """Start the latest version of ``process_key`` for work order ``business_key``.
 
         ``actor`` None is the system (a timer start): it needs ``org_code``. ``fire_start_timer`` makes a timer
@@ -91,7 +93,7 @@ class RuntimeService:
         if self._open_with_key(session, process_key, business_key) is not None:
             raise self._duplicate(session, process_key, business_key)
         definition = load_definition(self.ctx, session, definition_row.id)
-        if definition.start_form:
+        if definition.start_form and validate_start_form:
             data = self.forms.validate(session, definition.start_form, definition.forms[definition.start_form], data)
         now = self.ctx.clock()
         actor_id = actor.id if actor else None

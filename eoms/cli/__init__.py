@@ -10,6 +10,7 @@ from engine.errors import BpmnValidationError, EomsError
 from eoms.cli.admin import register_admin_commands
 from eoms.cli.bench import register_bench_commands
 from eoms.cli.common import cli
+from eoms.cli.events import register_event_commands
 from eoms.cli.process import register_process_commands
 from eoms.cli.resources import register_resource_commands
 from eoms.cli.serve import register_serve_commands
@@ -17,6 +18,7 @@ from eoms.cli.time import register_time_commands
 
 register_admin_commands(cli)
 register_process_commands(cli)
+register_event_commands(cli)
 register_bench_commands(cli)
 register_time_commands(cli)
 register_resource_commands(cli)

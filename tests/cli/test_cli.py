@@ -250,3 +250,20 @@ def test_start_tasks_complete_history_and_errors(cli):
     assert all(e["at"] for e in events)
     # the failed attempts left no trace: one completion of the fix task, by alice
     assert [e["actor"] for e in events if e["event"] == "task_completed"] == ["alice"]
+
+
+def test_signal_and_message_commands_deliver_through_the_engine(cli):
+    waiter, started = (BPMN_DIR / "conformance" / "signal_waiter.bpmn"), (BPMN_DIR / "conformance" /
+                                                                          "signal_started.bpmn")
+    assert_ok(cli.run("deploy", str(waiter), str(started)))
+    instance = cli.run("start", "signal_waiter", "--business-key", "SW-1", "--as", "alice")
+    assert_ok(instance)
+    sent = cli.run("signal", "outage_cleared", "--data", '{"region":"GZ"}', "--org", "GZ", "--json")
+    assert_ok(sent)
+    out = json.loads(sent.stdout)
+    assert out["woken"] == [int(instance.stdout.strip())] and len(out["started"]) == 1 and out["failed"] == []
+    refused = cli.run("signal", "outage_cleared", "--as", "alice")
+    assert_clean_failure(refused, "may not send signals")
+    nobody = cli.run("message", "nobody_waits")
+    assert_ok(nobody)
+    assert "woke 0 instance(s)" in nobody.stdout

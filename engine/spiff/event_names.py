@@ -1,0 +1,60 @@
+"""Which signals and messages a process listens to, read from SpiffWorkflow specs and task states."""
+
+from __future__ import annotations
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.util.task import TaskState
+
+from engine.spiff.stepping import all_tasks
+
+SIGNAL, MESSAGE = "signal", "message"
+Subscription = tuple[str, str]  # (kind, name)
+
+
+def kinds_of(definition: object) -> set[Subscription]:
+    """The (kind, name) pairs an event definition listens to (a multiple definition: each of its parts)."""
+    parts = definition.event_definitions if isinstance(definition, MultipleEventDefinition) else [definition]
+    found: set[Subscription] = set()
+    for part in parts:
+        if isinstance(part, SignalEventDefinition) and part.name:
+            found.add((SIGNAL, part.name))
+        elif isinstance(part, MessageEventDefinition) and part.name:
+            found.add((MESSAGE, part.name))
+    return found
+
+
+def start_subscriptions(spec: BpmnProcessSpec) -> set[Subscription]:
+    """What starts a new instance of the process: its signal and message start events."""
+    found: set[Subscription] = set()
+    for start in spec.bpmn_start_events:
+        found |= kinds_of(getattr(start, "event_definition", None))
+    return found
+
+
+def waiting_subscriptions(workflow: BpmnWorkflow) -> set[Subscription]:
+    """What a running instance waits for: waiting catch events (also behind an event-based gateway) and the
+    start events of its signal- and message-triggered event sub-processes."""
+    found: set[Subscription] = set()
+    for task in all_tasks(workflow):
+        if task.state == TaskState.WAITING:
+            found |= kinds_of(getattr(task.task_spec, "event_definition", None))
+    for scope in [workflow, *workflow.subprocesses.values()]:
+        start = getattr(getattr(scope, "spec", None), "start", None)
+        for name in getattr(start, "trigger_specs", []):
+            sub_spec = workflow.subprocess_specs.get(name)
+            if sub_spec is not None:
+                found |= start_subscriptions(sub_spec)
+    return found
+
+
+def listens(spec: BpmnProcessSpec, subprocess_specs: dict[str, BpmnProcessSpec]) -> bool:
+    """Whether any element of the process catches a signal or a message (else nothing needs syncing)."""
+    for proc in [spec, *subprocess_specs.values()]:
+        for task_spec in proc.task_specs.values():
+            if kinds_of(getattr(task_spec, "event_definition", None)):
+                return True
+    return False
