@@ -12,7 +12,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
-from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
+from SpiffWorkflow.spiff.parser import VALIDATOR
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
 
 from engine.errors import BpmnValidationError, ValidationIssue
@@ -22,6 +22,7 @@ from engine.repository.normalize import normalized
 from engine.repository.properties import parse_task_properties
 from engine.repository.xmlsafe import load_bpmn_xml
 from engine.spiff.event_subprocess import mark as mark_event_subprocess
+from engine.spiff.parser import EomsBpmnParser
 from engine.spiff.scripting import check_source
 
 _SPIFF_MESSAGES = [
@@ -61,7 +62,7 @@ def parse_and_validate(content: bytes, filename: str, posts: Container[str], han
     if any(i.rule == "reserved-id" for i in issues):  # the library would misread the file: say only what is wrong
         raise BpmnValidationError(_unique(issues))
     parsed = ParsedFile(filename, tree)
-    parser = SpiffBpmnParser(validator=VALIDATOR)
+    parser = EomsBpmnParser(validator=VALIDATOR)
     try:
         parser.add_bpmn_xml(normalized(tree), filename=filename)
         process_ids = parser.get_process_ids()

@@ -143,3 +143,36 @@ def test_the_same_diagram_completes_when_no_error_is_thrown(pe, db, deploy, trav
     assert instance(db, iid).status == "completed"
     with db.sessions() as s:
         assert pe.management.incidents(s) == []
+
+
+# -- 8: an interrupting boundary event on a sub-process cancels everything inside it -----------------------
+def test_an_escalation_thrown_inside_a_subprocess_interrupts_it(pe, db, deploy, traveller):
+    deploy("conformance/boundary_on_subprocess.bpmn")
+    iid = start(pe, db, "boundary_on_subprocess")
+    assert sorted(rows_of(db, iid)) == [("decide", TaskStatus.READY), ("inspect", TaskStatus.READY)]
+    with db.sessions.begin() as s:
+        pe.tasks.complete(s, open_task(db, iid, "decide"), user(s, pe, "alice"), {})
+    assert rows_of(db, iid) == [("inspect", TaskStatus.CANCELLED), ("decide", TaskStatus.COMPLETED),
+                                ("handle", TaskStatus.READY)]
+    with db.sessions.begin() as s:
+        pe.tasks.complete(s, open_task(db, iid, "handle"), user(s, pe, "alice"), {})
+    assert instance(db, iid).status == "completed"
+
+
+def test_an_error_end_event_inside_a_subprocess_is_caught_by_its_boundary(pe, db, deploy, traveller):
+    deploy("conformance/boundary_error_on_subprocess.bpmn")
+    iid = start(pe, db, "boundary_error_on_subprocess")
+    with db.sessions.begin() as s:
+        pe.tasks.complete(s, open_task(db, iid, "decide"), user(s, pe, "alice"), {})
+    assert rows_of(db, iid) == [("inspect", TaskStatus.CANCELLED), ("decide", TaskStatus.COMPLETED),
+                                ("handle", TaskStatus.READY)]
+    assert instance(db, iid).status == "running"  # caught: the instance goes on, it did not fail
+
+
+def test_a_signal_end_event_inside_a_subprocess_is_caught_by_its_boundary(pe, db, deploy, traveller):
+    deploy("conformance/boundary_signal_on_subprocess.bpmn")
+    iid = start(pe, db, "boundary_signal_on_subprocess")
+    with db.sessions.begin() as s:
+        pe.tasks.complete(s, open_task(db, iid, "decide"), user(s, pe, "alice"), {})
+    assert rows_of(db, iid) == [("inspect", TaskStatus.CANCELLED), ("decide", TaskStatus.COMPLETED),
+                                ("handle", TaskStatus.READY)]
