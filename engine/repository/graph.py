@@ -58,6 +58,8 @@ def _check_scope(scope: etree._Element, filename: str) -> list[ValidationIssue]:
     for node_id, el in nodes.items():
         if local(el) == "boundaryEvent" and el.get("attachedToRef") in nodes:
             successors[el.get("attachedToRef")].add(node_id)
+    for src, dst in _link_jumps(nodes):
+        successors[src].add(dst)
     ends = [i for i, el in nodes.items() if local(el) == "endEvent"]
     if not ends:
         return [ValidationIssue(filename, scope_id, "no-end-event",
@@ -83,6 +85,22 @@ def _check_scope(scope: etree._Element, filename: str) -> list[ValidationIssue]:
             rule, text = "no-path-to-end", f"{local(el)} '{el.get('name') or node_id}' can never reach an end event"
         issues.append(ValidationIssue(filename, node_id, rule, text, _line(el)))
     return issues
+
+
+def _link_name(el: etree._Element) -> str | None:
+    link = el.find("bpmn:linkEventDefinition", NS)
+    return (link.get("name") or link.get("id") or "") if link is not None else None
+
+
+def _link_jumps(nodes: dict[str, etree._Element]) -> list[tuple[str, str]]:
+    """A link throw event continues at the catch event of the same name in the same process level."""
+    catches: dict[str, list[str]] = defaultdict(list)
+    for node_id, el in nodes.items():
+        if local(el) == "intermediateCatchEvent" and (name := _link_name(el)) is not None:
+            catches[name].append(node_id)
+    return [(node_id, target) for node_id, el in nodes.items()
+            if local(el) == "intermediateThrowEvent" and (name := _link_name(el)) is not None
+            for target in catches.get(name, [])]
 
 
 def _is_compensation(el: etree._Element) -> bool:

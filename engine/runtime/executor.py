@@ -103,13 +103,14 @@ class InstanceOperation:
         except (TaskNotFoundException, ValueError):
             return None
 
-    def advance(self, first: Task | None = None) -> None:
-        """Run ``first`` (checked by the caller) and the automatic steps; a failure becomes an incident."""
+    def advance(self, first: Task | None = None, shared: dict[str, Any] | None = None) -> None:
+        """Run ``first`` (checked by the caller) and the automatic steps; a failure becomes an incident.
+        ``shared`` is the data given to ``first``, which waiting conditional events see."""
         limits = self.ctx.limits
         cycles_before = cycle_timer_counts(self.workflow)
         try:
-            run_engine_steps(self.workflow, self._record_step, first=first, max_steps=limits.max_automatic_steps,
-                             compact_keep=limits.compaction_keep)
+            run_engine_steps(self.workflow, self._record_step, first=first, shared=shared,
+                             max_steps=limits.max_automatic_steps, compact_keep=limits.compaction_keep)
         except StepFailure as failure:
             self.failure = failure
             self._open_incident(failure.task, failure.kind, failure.message)

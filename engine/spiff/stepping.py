@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
@@ -67,12 +68,14 @@ def run_engine_steps(
     on_step: Callable[[Task], None] | None = None,
     *,
     first: Task | None = None,
+    shared: dict[str, Any] | None = None,
     max_steps: int = 20_000,
     compact_keep: int = 60,
 ) -> None:
     """Run ``first`` (a task the caller checked), then automatic steps until only human work, timers or events
     remain; any failure raises :class:`StepFailure` with the failing task's input data restored.
 
+    ``shared`` is the data a person gave ``first``; waiting conditional events see it (process data).
     Due timers are fired too (``refresh_timers`` then steps, repeated while anything automatic is READY). A
     loop of automatic steps keeps working past SpiffWorkflow's depth limit (the finished chain is compacted
     between rounds) until ``max_steps`` steps in one operation, which stops a diagram that loops for ever.
@@ -97,6 +100,7 @@ def run_engine_steps(
             will_run(first)
             first.run()
             did_run(first)
+            share_with_conditions(workflow, shared or {})
         workflow.refresh_timers()
         while True:
             workflow.do_engine_steps(will_run, did_run)
@@ -117,6 +121,26 @@ def run_engine_steps(
         raise StepFailure(task, _kind(err), _message(err)) from err
     except RecursionError as err:
         raise StepFailure(None, "engine", "the task tree is too deep (a loop taken too many times)") from err
+
+
+def share_with_conditions(workflow: BpmnWorkflow, data: dict[str, Any]) -> None:
+    """BPMN evaluates a conditional event against the process data; SpiffWorkflow evaluates it against the
+    waiting task's own copy, which never sees what a person entered on another branch. Give every waiting
+    conditional event what the step just completed changed, and let it look at its condition again."""
+    if not data:
+        return
+    for task in all_tasks(workflow):
+        if task.state != TaskState.WAITING or not _waits_for_a_condition(task):
+            continue
+        task.data.update(copy.deepcopy(data))
+        if task.task_spec.event_definition.has_fired(task):  # (``_update`` would inherit the old data again)
+            task._ready()
+
+
+def _waits_for_a_condition(task: Task) -> bool:
+    definition = getattr(task.task_spec, "event_definition", None)
+    parts = definition.event_definitions if isinstance(definition, MultipleEventDefinition) else [definition]
+    return any(isinstance(d, ConditionalEventDefinition) for d in parts)
 
 
 class _RunawayLoop(Exception):

@@ -105,7 +105,7 @@ class TaskService(HandoverActions, TimingActions):
             record(session, instance.id, "task_completed", actor_id=user.id, human_task_id=row.id,
                    node_id=row.node_id, payload={"fields": sorted(data)}, at=op.now)
             self.runtime.ctx.emit("task_completed", session, op.now, row)
-            op.advance(first=task)
+            op.advance(first=task, shared=data)
             return op.save()
 
     def upload(self, session: Session, task_id: int, user: User, *, filename: str, data: bytes) -> Attachment:

@@ -176,3 +176,23 @@ def test_a_signal_end_event_inside_a_subprocess_is_caught_by_its_boundary(pe, db
         pe.tasks.complete(s, open_task(db, iid, "decide"), user(s, pe, "alice"), {})
     assert rows_of(db, iid) == [("inspect", TaskStatus.CANCELLED), ("decide", TaskStatus.COMPLETED),
                                 ("handle", TaskStatus.READY)]
+
+
+# -- 9: conditional events ----------------------------------------------------------------------------------
+def test_a_conditional_catch_fires_when_another_branch_makes_its_condition_true(pe, db, deploy, traveller):
+    deploy("conformance/conditional_catch.bpmn")
+    with db.sessions.begin() as s:
+        iid = pe.runtime.start(s, "conditional_catch", business_key="C-1", data={"stock": 0},
+                               actor=user(s, pe, "alice")).instance.id
+    assert rows_of(db, iid) == [("restock", TaskStatus.READY)]
+    with db.sessions.begin() as s:
+        pe.tasks.complete(s, open_task(db, iid, "restock"), user(s, pe, "alice"), {"stock": 3})
+    assert rows_of(db, iid) == [("restock", TaskStatus.COMPLETED), ("ship", TaskStatus.READY)]
+
+
+def test_a_conditional_catch_whose_condition_holds_on_entry_fires_at_once(pe, db, deploy, traveller):
+    deploy("conformance/conditional_catch.bpmn")
+    with db.sessions.begin() as s:
+        iid = pe.runtime.start(s, "conditional_catch", business_key="C-2", data={"stock": 5},
+                               actor=user(s, pe, "alice")).instance.id
+    assert sorted(rows_of(db, iid)) == [("restock", TaskStatus.READY), ("ship", TaskStatus.READY)]
