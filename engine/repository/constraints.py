@@ -18,6 +18,9 @@ from engine.repository.constraints_model import EVENTS, TRIGGERS, Model, clip, d
 
 RULES: dict[str, tuple[str, str]] = {
     "duplicate-id": ("同一文件中有重复的元素 ID", "Two elements in the file have the same id"),
+    "event-definition-ref-not-definition": ("eventDefinitionRef 必须引用一个事件定义（如 messageEventDefinition）",
+                                            "An eventDefinitionRef names an event definition "
+                                            "(messageEventDefinition and the like)"),
     "missing-reference": ("引用了文件中不存在的元素", "A reference names an element that is not in the file"),
     "choreography-not-supported": ("不支持执行编排（choreography）元素", "Choreographies cannot be executed"),
     "flow-endpoint-not-flow-node": ("顺序流只能连接事件、活动和网关", "A sequence flow connects only events, "
@@ -149,10 +152,16 @@ def _references(model: Model) -> None:
                 model.add(holder, "missing-reference", f"{where}: {attribute} is empty")
         if name in _TEXT_REFERENCES:
             ref = (el.text or "").strip()
-            if ref and model.local_ref(el, ref) and model.resolve(el, ref) is None:
+            target = model.resolve(el, ref) if ref and model.local_ref(el, ref) else None
+            if ref and model.local_ref(el, ref) and target is None:
                 owner = _owner(el)
                 model.add(owner, "missing-reference",
                           f"{describe(owner)}: {name} '{clip(ref)}' names no element in this file")
+            elif name == "eventDefinitionRef" and target is not None and not kind(target).endswith("EventDefinition"):
+                owner = _owner(el)
+                model.add(owner, "event-definition-ref-not-definition",
+                          f"{describe(owner)}: eventDefinitionRef '{clip(ref)}' names a {kind(target)}, not an "
+                          "event definition")
 
 
 def _owner(el: etree._Element) -> etree._Element:

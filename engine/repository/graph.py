@@ -7,6 +7,7 @@ from collections import defaultdict, deque
 from lxml import etree
 
 from engine.errors import ValidationIssue
+from engine.repository.normalize_links import link_pairs
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -58,7 +59,7 @@ def _check_scope(scope: etree._Element, filename: str) -> list[ValidationIssue]:
     for node_id, el in nodes.items():
         if local(el) == "boundaryEvent" and el.get("attachedToRef") in nodes:
             successors[el.get("attachedToRef")].add(node_id)
-    for src, dst in _link_jumps(nodes):
+    for src, dst in _link_jumps(scope, nodes):
         successors[src].add(dst)
     ends = [i for i, el in nodes.items() if local(el) == "endEvent"]
     if not ends:
@@ -87,20 +88,11 @@ def _check_scope(scope: etree._Element, filename: str) -> list[ValidationIssue]:
     return issues
 
 
-def _link_name(el: etree._Element) -> str | None:
-    link = el.find("bpmn:linkEventDefinition", NS)
-    return (link.get("name") or link.get("id") or "") if link is not None else None
-
-
-def _link_jumps(nodes: dict[str, etree._Element]) -> list[tuple[str, str]]:
-    """A link throw event continues at the catch event of the same name in the same process level."""
-    catches: dict[str, list[str]] = defaultdict(list)
-    for node_id, el in nodes.items():
-        if local(el) == "intermediateCatchEvent" and (name := _link_name(el)) is not None:
-            catches[name].append(node_id)
-    return [(node_id, target) for node_id, el in nodes.items()
-            if local(el) == "intermediateThrowEvent" and (name := _link_name(el)) is not None
-            for target in catches.get(name, [])]
+def _link_jumps(scope: etree._Element, nodes: dict[str, etree._Element]) -> list[tuple[str, str]]:
+    """A link throw event continues at its catch event (the pairs the rewrite for the library makes, so the
+    check and the run agree: an ambiguous or unpaired throw stays a dead end)."""
+    return [(throw.get("id"), catch.get("id")) for throw, catch in link_pairs(scope)
+            if throw.get("id") in nodes and catch.get("id") in nodes]
 
 
 def _is_compensation(el: etree._Element) -> bool:

@@ -57,14 +57,15 @@ def parse_and_validate(content: bytes, filename: str, posts: Container[str], han
     ``forms`` the form keys that exist (None: not checked).
     """
     tree = load_bpmn_xml(content, filename)
+    rewritten = normalized(tree)  # what the library runs (same ids and lines); scripts from global tasks too
     issues = (check_constraints(tree, filename) + _check_reserved_ids(tree, filename)
-              + check_paths_to_end(tree, filename) + _check_expressions(tree, filename))
+              + check_paths_to_end(tree, filename) + _check_expressions(rewritten, filename))
     if any(i.rule == "reserved-id" for i in issues):  # the library would misread the file: say only what is wrong
         raise BpmnValidationError(_unique(issues))
     parsed = ParsedFile(filename, tree)
     parser = EomsBpmnParser(validator=VALIDATOR)
     try:
-        parser.add_bpmn_xml(normalized(tree), filename=filename)
+        parser.add_bpmn_xml(rewritten, filename=filename)
         process_ids = parser.get_process_ids()
         for pid in process_ids:
             spec = parser.get_spec(pid)

@@ -344,11 +344,14 @@ def test_gateway_flow_without_condition(pe, db):
     assert found.line is not None
 
 
-def test_task_with_two_outgoing_flows(pe, db):
-    err = rejected(pe, db, variant(('<bpmn:sequenceFlow id="f_calc" sourceRef="calc" targetRef="notify"/>',
-                                    '<bpmn:sequenceFlow id="f_calc" sourceRef="calc" targetRef="notify"/>'
-                                    '<bpmn:sequenceFlow id="f_calc2" sourceRef="calc" targetRef="review"/>')))
-    issue(err, "multiple-outgoing-flows", "calc")
+def test_task_with_two_outgoing_flows_is_an_implicit_split_not_a_refusal(pe, db):
+    # BPMN 2.0.2 §10.2: plain outgoing flows of an activity all run (tests/engine/test_normalize.py runs it)
+    content = variant(('<bpmn:sequenceFlow id="f_calc" sourceRef="calc" targetRef="notify"/>',
+                       '<bpmn:sequenceFlow id="f_calc" sourceRef="calc" targetRef="notify"/>'
+                       '<bpmn:sequenceFlow id="f_calc2" sourceRef="calc" targetRef="review"/>'))
+    with db.sessions.begin() as s:
+        (result,) = pe.repository.deploy(s, content, "split.bpmn")
+    assert result.created
 
 
 def test_file_without_executable_process(pe, db):
