@@ -37,7 +37,7 @@ from engine.runtime.models import Incident, IncidentStatus, InstanceStatus, Proc
 from engine.runtime.projection import sync_human_tasks
 from engine.spiff.bpmn_errors import describe as describe_error
 from engine.spiff.bpmn_errors import uncaught_error
-from engine.spiff.event_names import waiting_subscriptions
+from engine.spiff.event_names import record_broadcasts, waiting_subscriptions
 from engine.spiff.scripting import EomsScriptEngine
 from engine.spiff.stepping import (
     AUTOMATIC_RECORDED,
@@ -94,6 +94,7 @@ class InstanceOperation:
         self.failure: StepFailure | None = None
         self.incident: Incident | None = None
         workflow.script_engine = EomsScriptEngine(self._call_handler)
+        self._signals_caught_inside = record_broadcasts(workflow)
 
     # -- running -----------------------------------------------------------------------------------------
     def spiff_task(self, spiff_task_id: str) -> Task | None:
@@ -213,7 +214,9 @@ class InstanceOperation:
             if instance.status == InstanceStatus.COMPLETED:
                 record(self.session, instance.id, "instance_completed", actor_id=self.actor_id, at=self.now)
                 self.ctx.emit("instance_completed", self.session, self.now, instance)
-        thrown = self.workflow.get_events()  # what the process threw and nothing in it caught
+        # what the process threw and nothing in it caught, and the signals it caught itself (a broadcast)
+        thrown = [*self.workflow.get_events(), *self._signals_caught_inside]
+        self._signals_caught_inside.clear()
         if self.definition.listens:
             running = instance.status == InstanceStatus.RUNNING
             sync_subscriptions(self.session, instance, waiting_subscriptions(self.workflow) if running else set())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
@@ -58,3 +58,21 @@ def listens(spec: BpmnProcessSpec, subprocess_specs: dict[str, BpmnProcessSpec])
             if kinds_of(getattr(task_spec, "event_definition", None)):
                 return True
     return False
+
+
+def record_broadcasts(workflow: BpmnWorkflow) -> list[BpmnEvent]:
+    """BPMN signals are broadcasts: one the instance catches itself must still reach other instances, but
+    SpiffWorkflow hands on only the events nothing inside caught. Watch the instance's own event manager and
+    return the list of signals it threw and caught itself (filled as the workflow runs)."""
+    caught_inside: list[BpmnEvent] = []
+    manager = workflow.event_manager
+    catch = manager.catch
+
+    def watching(event: BpmnEvent, internal: bool = True) -> int:
+        count = catch(event, internal)
+        if internal and count and isinstance(event.event_definition, SignalEventDefinition):
+            caught_inside.append(event)
+        return count
+
+    manager.catch = watching  # on this workflow object only; the library's class is left alone
+    return caught_inside

@@ -113,3 +113,15 @@ def test_only_supervisors_admins_and_the_system_send_signals(pe, db, flows):
     with db.sessions.begin() as s, pytest.raises(NotAllowed):
         pe.runtime.send_message(s, "order_ready", actor=user(s, pe, "alice"))
     assert open_steps(db, "signal_started") == []
+
+
+def test_a_signal_the_thrower_catches_itself_still_reaches_the_others(pe, db, flows, deploy):
+    deploy("conformance/signal_self.bpmn")
+    start(pe, db, "signal_waiter", "W-9")
+    start(pe, db, "signal_self", "S-1")
+    with db.sessions.begin() as s:
+        row = s.scalar(select(HumanTask).where(HumanTask.business_key == "S-1", HumanTask.node_id == "decide"))
+        pe.tasks.complete(s, row.id, user(s, pe, "alice"), {})
+    assert open_steps(db, "signal_self") == [("S-1", "inner")]  # caught inside …
+    assert open_steps(db, "signal_waiter") == [("W-9", "notify")]  # … and broadcast to the others
+    assert len(open_steps(db, "signal_started")) == 1
