@@ -121,6 +121,12 @@ def run_engine_steps(
         raise StepFailure(task, _kind(err), _message(err)) from err
     except RecursionError as err:
         raise StepFailure(None, "engine", "the task tree is too deep (a loop taken too many times)") from err
+    except (KeyError, AttributeError, TypeError, ValueError, IndexError) as err:
+        # the library itself failed on a construct it accepted: an incident on the step, never a raw error
+        task = next((t for t in all_tasks(workflow) if t.id in snapshots), None)
+        if task is not None:
+            task.data = snapshots[task.id]
+        raise StepFailure(task, "engine", f"the process engine failed here: {type(err).__name__}: {err}") from err
 
 
 def share_with_conditions(workflow: BpmnWorkflow, data: dict[str, Any]) -> None:

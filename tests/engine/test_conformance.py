@@ -196,3 +196,39 @@ def test_a_conditional_catch_whose_condition_holds_on_entry_fires_at_once(pe, db
         iid = pe.runtime.start(s, "conditional_catch", business_key="C-2", data={"stock": 5},
                                actor=user(s, pe, "alice")).instance.id
     assert sorted(rows_of(db, iid)) == [("restock", TaskStatus.READY), ("ship", TaskStatus.READY)]
+
+
+# -- refused rather than run wrongly ------------------------------------------------------------------------
+PLAIN = bpmn("tasks/plain.bpmn").decode()
+
+
+@pytest.mark.parametrize(("old", "new", "element", "rule"), [
+    ('<bpmn:userTask id="handle" name="Handle"/>', '<bpmn:scriptTask id="handle" name="Handle"/>',
+     "handle", "script-invalid"),
+    ('<bpmn:userTask id="handle" name="Handle"/>',
+     '<bpmn:adHocSubProcess id="handle" name="Handle"><bpmn:task id="inside"/></bpmn:adHocSubProcess>',
+     "handle", "unsupported-element"),
+    ('<bpmn:endEvent id="end"/>', '<bpmn:endEvent id="end"/><bpmn:subProcess id="on_error" triggeredByEvent="true">'
+     '<bpmn:startEvent id="err_start"><bpmn:errorEventDefinition id="eed"/></bpmn:startEvent>'
+     '<bpmn:sequenceFlow id="e1" sourceRef="err_start" targetRef="err_end"/><bpmn:endEvent id="err_end"/>'
+     '</bpmn:subProcess>', "err_start", "unsupported-element"),
+])
+def test_constructs_the_engine_cannot_run_yet_are_refused_naming_the_element(pe, db, deploy, old, new, element,
+                                                                                rule):
+    with pytest.raises(BpmnValidationError) as caught:
+        deploy("unsupported.bpmn", PLAIN.replace(old, new).encode())
+    assert (element, rule) in [(i.element_id, i.rule) for i in caught.value.issues]
+    with db.sessions() as s, pytest.raises(NotFound):
+        pe.repository.latest(s, "plain")
+
+
+def test_only_executable_processes_are_deployed_and_each_is_checked(pe, db, deploy):
+    other = ('<bpmn:process id="sketch" name="A sketch"><bpmn:startEvent id="s_start"/>'
+             '<bpmn:sequenceFlow id="s1" sourceRef="s_start" targetRef="s_task"/>'
+             '<bpmn:scriptTask id="s_task"><bpmn:script>import os</bpmn:script></bpmn:scriptTask>'
+             '<bpmn:sequenceFlow id="s2" sourceRef="s_task" targetRef="s_end"/><bpmn:endEvent id="s_end"/>'
+             '</bpmn:process></bpmn:definitions>')
+    results = deploy("two.bpmn", PLAIN.replace("</bpmn:definitions>", other).encode())
+    assert [r.key for r in results] == ["plain"]  # the sketch (no isExecutable) is neither checked nor deployed
+    with db.sessions() as s, pytest.raises(NotFound):
+        pe.repository.latest(s, "sketch")
