@@ -188,14 +188,15 @@ def _check_task_specs(proc: BpmnProcessSpec, tree: etree._ElementTree, filename:
             if form_key and form_key not in forms:
                 issues.append(ValidationIssue(filename, bpmn_id, "unknown-form",
                                               f"formKey '{form_key}' is not a deployed form", line))
-        if isinstance(task_spec, UserTask):
+        if isinstance(task_spec, UserTask) or getattr(task_spec, "manual", False):  # manual and plain tasks too
             lane = task_spec.lane
             if not lane:
                 issues.append(ValidationIssue(filename, bpmn_id, "user-task-without-lane",
-                                              "a user task must sit in a lane that names a post", line))
+                                              "a task people do must sit in a lane that names a post", line))
             elif lane not in posts:
                 issues.append(ValidationIssue(filename, bpmn_id, "lane-unknown-post",
                                               f"lane '{lane}' is not the code or name of a post", line))
+        if isinstance(task_spec, UserTask):
             props = task_spec.extensions.get("properties", {})
             parsed_props, problems = parse_task_properties(props)
             for prop, problem in problems:

@@ -9,6 +9,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
+from engine.spiff.event_subprocess import interrupted
 from engine.spiff.stepping import all_tasks
 
 SIGNAL, MESSAGE = "signal", "message"
@@ -43,6 +44,8 @@ def waiting_subscriptions(workflow: BpmnWorkflow) -> set[Subscription]:
         if task.state == TaskState.WAITING:
             found |= kinds_of(getattr(task.task_spec, "event_definition", None))
     for scope in [workflow, *workflow.subprocesses.values()]:
+        if interrupted(workflow, scope):
+            continue  # an interrupting event sub-process fired: its scope's other triggers are off
         start = getattr(getattr(scope, "spec", None), "start", None)
         for name in getattr(start, "trigger_specs", []):
             sub_spec = workflow.subprocess_specs.get(name)

@@ -61,6 +61,12 @@ def _triggered(workflow: BpmnWorkflow, task: Task) -> bool:
     return any(t.state == TaskState.COMPLETED for t in starts)
 
 
+def interrupted(workflow: BpmnWorkflow, scope: object) -> bool:
+    """Whether an interrupting event sub-process of ``scope`` has fired: the scope then listens for nothing else."""
+    return any(_marker(t) is not None and _marker(t).get("interrupting") and t.state != TaskState.CANCELLED  # type: ignore[union-attr]
+               and _triggered(workflow, t) for t in list(scope.tasks.values()))  # type: ignore[attr-defined]
+
+
 def settle(workflow: BpmnWorkflow) -> bool:
     """Apply interruption and scope end to every scope; True when a task was cancelled (run steps again)."""
     changed = False

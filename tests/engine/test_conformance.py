@@ -232,3 +232,24 @@ def test_only_executable_processes_are_deployed_and_each_is_checked(pe, db, depl
     assert [r.key for r in results] == ["plain"]  # the sketch (no isExecutable) is neither checked nor deployed
     with db.sessions() as s, pytest.raises(NotFound):
         pe.repository.latest(s, "sketch")
+
+
+def test_after_an_interrupting_event_subprocess_fired_its_scope_listens_for_nothing_else(pe, db, deploy, traveller):
+    deploy("conformance/event_subprocess.bpmn")
+    iid = start(pe, db, "event_subprocess")
+    correlate(pe, db, iid, "customer_withdraws")
+    with db.sessions.begin() as s:
+        result = pe.runtime.send_message(s, "customer_note", {"note": "too late"})
+    assert result.woken == [] and result.started == []
+    assert rows_of(db, iid) == [("work", TaskStatus.CANCELLED), ("confirm_withdraw", TaskStatus.READY)]
+
+
+def test_a_manual_task_outside_any_lane_is_refused(pe, db, deploy):
+    content = PLAIN.replace('<bpmn:endEvent id="end"/>',
+                            '<bpmn:endEvent id="end"/><bpmn:manualTask id="loose" name="Loose"/>'
+                            '<bpmn:startEvent id="start_2"/><bpmn:sequenceFlow id="x1" sourceRef="start_2" '
+                            'targetRef="loose"/><bpmn:endEvent id="end_2"/><bpmn:sequenceFlow id="x2" '
+                            'sourceRef="loose" targetRef="end_2"/>')
+    with pytest.raises(BpmnValidationError) as caught:
+        deploy("loose.bpmn", content.encode())
+    assert ("loose", "user-task-without-lane") in [(i.element_id, i.rule) for i in caught.value.issues]
