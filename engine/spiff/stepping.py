@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
@@ -105,7 +105,7 @@ def run_engine_steps(
         while True:
             workflow.do_engine_steps(will_run, did_run)
             workflow.refresh_timers()
-            if settle_event_subprocesses(workflow):
+            if settle_event_subprocesses(workflow) or fire_conditions(workflow):
                 continue
             if workflow.get_next_task(state=TaskState.READY, manual=False) is not None:
                 continue
@@ -139,8 +139,33 @@ def share_with_conditions(workflow: BpmnWorkflow, data: dict[str, Any]) -> None:
         if task.state != TaskState.WAITING or not _waits_for_a_condition(task):
             continue
         task.data.update(copy.deepcopy(data))
-        if task.task_spec.event_definition.has_fired(task):  # (``_update`` would inherit the old data again)
+        _fire_if_true(task)
+
+
+def fire_conditions(workflow: BpmnWorkflow) -> bool:
+    """Conditions inside a multiple event — what SpiffWorkflow makes of an event-based gateway — are never
+    evaluated by the library; look at them after every step. True when one fired."""
+    fired = False
+    for task in all_tasks(workflow):
+        if task.state == TaskState.WAITING and isinstance(getattr(task.task_spec, "event_definition", None),
+                                                          MultipleEventDefinition) and _waits_for_a_condition(task):
+            fired |= _fire_if_true(task)
+    return fired
+
+
+def _fire_if_true(task: Task) -> bool:
+    definition = task.task_spec.event_definition
+    if isinstance(definition, ConditionalEventDefinition):
+        if definition.has_fired(task):  # (``_update`` would inherit the old data again)
             task._ready()
+            return True
+        return False
+    for part in getattr(definition, "event_definitions", []):
+        if isinstance(part, ConditionalEventDefinition) and part.has_fired(task):
+            task.task_spec.catch(task, BpmnEvent(part))  # the gateway takes this branch
+            task.task_spec._update(task)
+            return True
+    return False
 
 
 def _waits_for_a_condition(task: Task) -> bool:

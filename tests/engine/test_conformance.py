@@ -253,3 +253,17 @@ def test_a_manual_task_outside_any_lane_is_refused(pe, db, deploy):
     with pytest.raises(BpmnValidationError) as caught:
         deploy("loose.bpmn", content.encode())
     assert ("loose", "user-task-without-lane") in [(i.element_id, i.rule) for i in caught.value.issues]
+
+
+def test_a_conditional_event_behind_an_event_based_gateway_fires_on_entry(pe, db, deploy, traveller, worker):
+    deploy("conformance/event_gateway_condition.bpmn")
+    with db.sessions.begin() as s:
+        paid = pe.runtime.start(s, "event_gateway_condition", business_key="EG-1", data={"paid": True},
+                                actor=user(s, pe, "alice")).instance.id
+        unpaid = pe.runtime.start(s, "event_gateway_condition", business_key="EG-2", data={"paid": False},
+                                  actor=user(s, pe, "alice")).instance.id
+    assert rows_of(db, paid) == [("read_reply", TaskStatus.READY)] and next_timer(db, paid) is None
+    assert rows_of(db, unpaid) == [] and next_timer(db, unpaid) == T0 + timedelta(days=3)
+    at(traveller, days=3, seconds=1)
+    worker.tick()
+    assert rows_of(db, unpaid) == [("close", TaskStatus.READY)]
