@@ -108,13 +108,8 @@ class DeliveryActions:
         if instance is None or instance.status != InstanceStatus.RUNNING:
             return False
         try:
-            with session.begin_nested(), conflict_guard(f"work order {instance.business_key}"):
-                op = open_instance(self.ctx, session, instance, actor.id if actor else None)
-                op.workflow.send_event(_event(kind, name, payload))
-                record(session, instance.id, f"{kind}_received", actor_id=actor.id if actor else None, at=op.now,
-                       payload={"name": name, "keys": sorted(payload)[:20]})
-                op.advance()
-                op.save()
+            with session.begin_nested():
+                catch_event(self.ctx, session, instance, kind, name, payload, actor.id if actor else None)
         except WorkflowException:  # waits for it, but its correlation does not match
             return False
         except EomsError as err:
@@ -131,15 +126,11 @@ class DeliveryActions:
             return
         try:
             with session.begin_nested():
-                started = self.start(session, row.key, business_key=new_business_key(session, row.key,
-                                                                                     self.ctx.clock()),
-                                     data=dict(payload), actor=actor, org_code=org.code, validate_start_form=False)
-                instance = started.instance
-                with conflict_guard(f"work order {instance.business_key}"):
-                    op = open_instance(self.ctx, session, instance, actor.id if actor else None)
-                    op.workflow.send_event(_event(kind, name, payload))
-                    op.advance()
-                    op.save()
+                instance = self.start(session, row.key, business_key=new_business_key(session, row.key,
+                                                                                      self.ctx.clock()),
+                                      data=dict(payload), actor=actor, org_code=org.code,
+                                      validate_start_form=False).instance
+                catch_event(self.ctx, session, instance, kind, name, payload, actor.id if actor else None)
         except (EomsError, WorkflowException) as err:
             result.failed.append(f"{row.key}: {err}")
             return
@@ -151,8 +142,22 @@ class DeliveryActions:
         else:
             org = session.scalar(select(OrgUnit).where(OrgUnit.parent_id.is_(None)).order_by(OrgUnit.id).limit(1))
         if org is None:
-            raise InvalidInput(f"org unit '{org_code}' does not exist", {"org": "unknown"})
+            what = f"org unit '{org_code}' does not exist" if org_code else "there is no org unit yet"
+            raise InvalidInput(what, {"org": "unknown"})
         return org.id
+
+
+def catch_event(ctx: EngineContext, session: Session, instance: ProcessInstance, kind: str, name: str,
+                payload: dict[str, Any], actor_id: int | None) -> None:
+    """``instance`` catches signal or message ``name`` and runs on (SpiffWorkflow's ``WorkflowException`` when
+    it does not wait for it); the one way an event from outside enters an instance."""
+    with conflict_guard(f"work order {instance.business_key}"):
+        op = open_instance(ctx, session, instance, actor_id)
+        op.workflow.send_event(_event(kind, name, payload))
+        record(session, instance.id, f"{kind}_received", actor_id=actor_id, at=op.now,
+               payload={kind: name, "keys": sorted(payload)[:20]})
+        op.advance()
+        op.save()
 
 
 def _may_throw(actor: User | None) -> None:

@@ -7,9 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.exceptions import WorkflowException
-from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -23,7 +21,7 @@ from engine.identity.models import OrgUnit, User
 from engine.identity.service import IdentityService
 from engine.jobs.service import cancel_jobs
 from engine.repository.models import ProcessDefinition
-from engine.runtime.delivery import DeliveryActions
+from engine.runtime.delivery import DeliveryActions, catch_event
 from engine.runtime.executor import (
     InstanceOperation,
     conflict_guard,
@@ -32,6 +30,7 @@ from engine.runtime.executor import (
     open_instance,
 )
 from engine.runtime.models import Incident, IncidentStatus, InstanceStatus, ProcessInstance
+from engine.spiff.event_names import MESSAGE
 from engine.spiff.stepping import all_tasks
 from engine.spiff.timers import fire_start_timers
 from engine.tasks.models import HumanTask
@@ -220,17 +219,14 @@ class RuntimeService(DeliveryActions):
                   *, actor_id: int | None = None) -> ProcessInstance:
         """Deliver message ``message`` with ``payload`` to a waiting instance and run it on."""
         instance = self.get(session, instance_id)
-        with conflict_guard(f"work order {instance.business_key}"):
-            op = self.open(session, instance, actor_id)
-            try:
-                op.workflow.send_event(BpmnEvent(MessageEventDefinition(message), payload))
-            except WorkflowException:
-                raise InvalidState(f"instance {instance_id} is not waiting for message '{message}'",
-                                   code=Code.MESSAGE_NOT_WAITING, details={"message": message}) from None
-            record(session, instance.id, "message_received", actor_id=actor_id, at=op.now,
-                   payload={"message": message, "keys": sorted(payload)[:20]})
-            op.advance()
-            op.save()
+        if instance.status != InstanceStatus.RUNNING:
+            raise InvalidState(f"instance {instance.id} is {instance.status}", code=Code.INSTANCE_NOT_RUNNING,
+                               details={"instance": instance.id, "status": str(instance.status)})
+        try:
+            catch_event(self.ctx, session, instance, MESSAGE, message, payload, actor_id)
+        except WorkflowException:
+            raise InvalidState(f"instance {instance_id} is not waiting for message '{message}'",
+                               code=Code.MESSAGE_NOT_WAITING, details={"message": message}) from None
         return instance
 
     def _open_incidents(self, session: Session, instance_id: int) -> Sequence[Incident]:

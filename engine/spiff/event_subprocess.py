@@ -63,8 +63,16 @@ def _triggered(workflow: BpmnWorkflow, task: Task) -> bool:
 
 def interrupted(workflow: BpmnWorkflow, scope: object) -> bool:
     """Whether an interrupting event sub-process of ``scope`` has fired: the scope then listens for nothing else."""
-    return any(_marker(t) is not None and _marker(t).get("interrupting") and t.state != TaskState.CANCELLED  # type: ignore[union-attr]
-               and _triggered(workflow, t) for t in list(scope.tasks.values()))  # type: ignore[attr-defined]
+    return _fired_interrupting(workflow, list(scope.tasks.values())) is not None  # type: ignore[attr-defined]
+
+
+def _fired_interrupting(workflow: BpmnWorkflow, tasks: list[Task]) -> Task | None:
+    """The interrupting event sub-process of these scope tasks that has fired (it may have run to its end)."""
+    for task in tasks:
+        marker = _marker(task)
+        if marker and marker.get("interrupting") and task.state != TaskState.CANCELLED and _triggered(workflow, task):
+            return task
+    return None
 
 
 def settle(workflow: BpmnWorkflow) -> bool:
@@ -75,9 +83,9 @@ def settle(workflow: BpmnWorkflow) -> bool:
         marked = [t for t in tasks if _marker(t) is not None and t.state != TaskState.CANCELLED]
         if not marked:
             continue
-        interrupting = [t for t in marked if _marker(t).get("interrupting") and _triggered(workflow, t)]  # type: ignore[union-attr]
-        if interrupting:  # it may have run to its end in the same step: the rest of the scope still stops
-            if _interrupt(tasks, interrupting[0]):
+        winner = _fired_interrupting(workflow, marked)
+        if winner is not None:  # it may have run to its end in the same step: the rest of the scope still stops
+            if _interrupt(tasks, winner):
                 _wake_scope_end(list(scope.tasks.values()))  # type: ignore[attr-defined]
                 changed = True
             continue

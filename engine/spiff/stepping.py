@@ -169,9 +169,7 @@ def _fire_if_true(task: Task) -> bool:
 
 
 def _waits_for_a_condition(task: Task) -> bool:
-    definition = getattr(task.task_spec, "event_definition", None)
-    parts = definition.event_definitions if isinstance(definition, MultipleEventDefinition) else [definition]
-    return any(isinstance(d, ConditionalEventDefinition) for d in parts)
+    return _waits_for(task, ConditionalEventDefinition)
 
 
 class _RunawayLoop(Exception):
@@ -292,8 +290,11 @@ def next_timer_due(workflow: BpmnWorkflow) -> datetime | None:
 
 
 def _waits_for_a_timer(task: Task) -> bool:
+    return _waits_for(task, TimerEventDefinition)
+
+
+def _waits_for(task: Task, kind: type) -> bool:
+    """Whether the task's event definition is of ``kind``, alone or inside a multiple event."""
     definition = getattr(task.task_spec, "event_definition", None)
-    if isinstance(definition, TimerEventDefinition):
-        return True
-    return isinstance(definition, MultipleEventDefinition) and any(
-        isinstance(d, TimerEventDefinition) for d in definition.event_definitions)
+    parts = definition.event_definitions if isinstance(definition, MultipleEventDefinition) else [definition]
+    return any(isinstance(d, kind) for d in parts)
