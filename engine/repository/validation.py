@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import ast
-import re
 from collections.abc import Container
 from dataclasses import dataclass, field
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.spiff.parser import VALIDATOR
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
 
 from engine.errors import BpmnValidationError, ValidationIssue
 from engine.repository.constraints import check_constraints
+from engine.repository.expressions import check_expressions
 from engine.repository.graph import FLOW_NODES, NS, check_paths_to_end, element_line, is_event_subprocess, local
 from engine.repository.normalize import normalized
 from engine.repository.properties import parse_task_properties
 from engine.repository.xmlsafe import load_bpmn_xml
+from engine.spiff import data_mapping
 from engine.spiff.event_subprocess import mark as mark_event_subprocess
 from engine.spiff.parser import EomsBpmnParser
 from engine.spiff.scripting import check_source
@@ -36,7 +35,6 @@ _SPIFF_MESSAGES = [
 # task-spec names SpiffWorkflow gives its own control tasks; a flow node id equal to one would be mistaken for it
 RESERVED_IDS = frozenset({"Start", "End", "Root", "StartEventSplit", "StartEventJoin"})
 RESERVED_SUFFIXES = (".EndJoin", ".BoundaryEventSplit", ".BoundaryEventJoin")
-_ISO_LIKE = re.compile(r"^(R\d*/)?P[\dTYMWDHS.]+$|^\d{4}-\d{2}-\d{2}")
 
 
 @dataclass
@@ -60,7 +58,7 @@ def parse_and_validate(content: bytes, filename: str, posts: Container[str], han
     rewritten = normalized(tree)  # what the library runs (same ids and lines); scripts from global tasks too
     issues = (check_constraints(tree, filename) + _check_reserved_ids(tree, filename)
               + _check_unsupported(tree, filename) + check_paths_to_end(tree, filename)
-              + _check_expressions(rewritten, filename))
+              + check_expressions(rewritten, filename))
     if any(i.rule == "reserved-id" for i in issues):  # the library would misread the file: say only what is wrong
         raise BpmnValidationError(_unique(issues))
     parsed = ParsedFile(filename, tree)
@@ -75,6 +73,7 @@ def parse_and_validate(content: bytes, filename: str, posts: Container[str], han
             subprocess_specs = parser.get_subprocess_specs(pid)
             _apply_inner_lanes(tree, subprocess_specs)
             _mark_event_subprocesses(tree, [spec, *subprocess_specs.values()])
+            data_mapping.attach(tree, [spec, *subprocess_specs.values()])
             parsed.specs[pid] = (spec, subprocess_specs)
             parsed.names[pid] = spec.description or pid
     except ValidationException as err:
@@ -211,74 +210,6 @@ def _check_task_specs(proc: BpmnProcessSpec, tree: etree._ElementTree, filename:
             issues.append(ValidationIssue(filename, bpmn_id, "unknown-handler",
                                           f"no handler named '{task_spec.operation_name}' is registered", line))
     return issues
-
-
-def _check_expressions(tree: etree._ElementTree, filename: str) -> list[ValidationIssue]:
-    """Compile every script, condition, parameter and timer expression under the sandbox rules."""
-    issues: list[ValidationIssue] = []
-    root = tree.getroot()
-    executable = [p for p in root.iterfind("bpmn:process", NS) if p.get("isExecutable", "false").lower() == "true"]
-
-    def owner(el: etree._Element) -> etree._Element:
-        """The flow node or sequence flow an expression belongs to (not its definition's own id)."""
-        while el is not None and local(el) not in FLOW_NODES and local(el) not in ("sequenceFlow", "process"):
-            el = el.getparent()
-        return el if el is not None else root
-
-    def add(el: etree._Element, rule: str, message: str) -> None:
-        own = owner(el)
-        issues.append(ValidationIssue(filename, own.get("id", ""), rule, message, own.sourceline))
-
-    for el in _each(executable, ".//bpmn:scriptTask/bpmn:script"):
-        if (problem := check_source(el.text or "", "exec")) is not None:
-            add(el, "script-invalid", problem)
-    for tag in ("preScript", "postScript"):
-        for el in _each(executable, f".//spiffworkflow:{tag}"):
-            if (problem := check_source(el.text or "", "exec")) is not None:
-                add(el, "script-invalid", f"{tag}: {problem}")
-    for el in _each(executable, ".//bpmn:conditionExpression"):
-        if (problem := check_source((el.text or "").strip(), "eval")) is not None:
-            add(el, "condition-invalid", problem)
-    for el in _each(executable, ".//spiffworkflow:parameter"):
-        value = el.get("value") or ""
-        if (problem := check_source(value, "eval")) is not None:
-            add(el, "parameter-invalid", f"parameter '{el.get('id')}': {problem}")
-    for timer in _each(executable, ".//bpmn:timerEventDefinition"):
-        for el in timer:
-            if local(el) not in ("timeDuration", "timeDate", "timeCycle"):
-                continue
-            if (problem := _timer_problem(local(el), (el.text or "").strip())) is not None:
-                add(el, "bad-timer", problem)
-    return issues
-
-
-def _each(scopes: list[etree._Element], path: str) -> list[etree._Element]:
-    return [el for scope in scopes for el in scope.iterfind(path, NS)]
-
-
-def _timer_problem(kind: str, expression: str) -> str | None:
-    if not expression:
-        return f"{kind} is empty"
-    if _ISO_LIKE.match(expression):
-        return f"{kind} '{expression}' must be quoted: timer values are expressions, write \"{expression}\""
-    if (problem := check_source(expression, "eval")) is not None:
-        return problem
-    try:
-        literal = ast.literal_eval(expression)
-    except (ValueError, SyntaxError):
-        return None  # computed from data at run time
-    if not isinstance(literal, str):
-        return f"{kind} must evaluate to an ISO-8601 text, not {type(literal).__name__}"
-    try:
-        if kind == "timeDuration":
-            TimerEventDefinition.parse_iso_duration(literal)
-        elif kind == "timeCycle":
-            TimerEventDefinition.parse_iso_recurring_interval(literal)
-        else:
-            TimerEventDefinition.get_datetime(literal)
-    except Exception:
-        return f"{kind} '{literal}' is not a valid ISO-8601 value"
-    return None
 
 
 def _unique(issues: list[ValidationIssue]) -> list[ValidationIssue]:

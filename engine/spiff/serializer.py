@@ -19,6 +19,7 @@ from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
 from engine.errors import Code, EomsError
+from engine.spiff.data_mapping import SERIALIZER_CONFIG as DATA_MAPPING_CONFIG
 
 STATE_FORMAT = f"eoms-state/{VERSION}"
 
@@ -51,9 +52,9 @@ class WorkflowCodec:
     """Turns specs and instance state into strings for the database and back."""
 
     def __init__(self) -> None:
-        spec_registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
-        self._spec_serializer = BpmnWorkflowSerializer(spec_registry)
-        state_config = dict(SPIFF_CONFIG)
+        spec_config = {**SPIFF_CONFIG, **DATA_MAPPING_CONFIG}
+        self._spec_serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(spec_config))
+        state_config = dict(spec_config)
         state_config[BpmnWorkflow] = StateOnlyWorkflowConverter
         self._state_serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(state_config))
 

@@ -11,7 +11,7 @@ from eoms.cli.admin import register_admin_commands
 from eoms.cli.bench import register_bench_commands
 from eoms.cli.common import cli
 from eoms.cli.events import register_event_commands
-from eoms.cli.process import register_process_commands
+from eoms.cli.process import issue_line, register_process_commands
 from eoms.cli.resources import register_resource_commands
 from eoms.cli.serve import register_serve_commands
 from eoms.cli.time import register_time_commands
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         return err.exit_code
     except BpmnValidationError as err:
         for issue in err.issues:
-            click.echo(f"error: {issue}", err=True)
+            click.echo(issue_line(issue), err=True)
         return 1
     except EomsError as err:
         click.echo(f"error: {err}", err=True)

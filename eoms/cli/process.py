@@ -9,6 +9,7 @@ import click
 
 from engine.errors import BpmnValidationError, ValidationIssue
 from engine.forms.service import parse_form
+from engine.repository.rules import rule_text
 from engine.tasks.models import HumanTask
 from engine.tasks.queries import SCOPES
 from eoms.cli.common import App, emit_json, iso, local_time, parse_json_object, pass_app, print_table
@@ -106,12 +107,18 @@ def validate(app: App, paths: tuple[str, ...], as_json: bool) -> None:
     if issues:
         if not as_json:
             for issue in issues:
-                click.echo(f"error: {issue}", err=True)
+                click.echo(issue_line(issue), err=True)
         raise SystemExit(1)
 
 
 def _issue(i: ValidationIssue) -> dict[str, object]:
-    return {"element_id": i.element_id, "rule": i.rule, "message": i.message, "line": i.line}
+    return {"element_id": i.element_id, "rule": i.rule, "message": i.message, "line": i.line,
+            "rule_zh": rule_text(i.rule, "zh"), "rule_en": rule_text(i.rule, "en")}
+
+
+def issue_line(issue: ValidationIssue) -> str:
+    """One refusal for the terminal: where, the element, the rule and its text in Chinese and English."""
+    return f"error: {issue} （{rule_text(issue.rule, 'zh')} / {rule_text(issue.rule, 'en')}）"
 
 
 @click.command()
