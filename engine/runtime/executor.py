@@ -38,6 +38,7 @@ from engine.runtime.projection import sync_human_tasks
 from engine.spiff.bpmn_errors import describe as describe_error
 from engine.spiff.bpmn_errors import uncaught_error
 from engine.spiff.event_names import record_broadcasts, waiting_subscriptions
+from engine.spiff.event_subprocess import watch_nested_triggers
 from engine.spiff.scripting import EomsScriptEngine
 from engine.spiff.stepping import (
     AUTOMATIC_RECORDED,
@@ -95,6 +96,7 @@ class InstanceOperation:
         self.incident: Incident | None = None
         workflow.script_engine = EomsScriptEngine(self._call_handler)
         self._signals_caught_inside = record_broadcasts(workflow)
+        watch_nested_triggers(workflow)
 
     # -- running -----------------------------------------------------------------------------------------
     def spiff_task(self, spiff_task_id: str) -> Task | None:

@@ -6,17 +6,23 @@ SpiffWorkflow parses an event sub-process as a plain sub-process (it looks for a
   waits for that timer even after its normal flow ended — it never completes;
 - never interrupts: an interrupting start event leaves the rest of the scope running.
 
+- starts one with a message or signal start only when it sits at the top level of the process: inside a
+  sub-process it is never started (nothing subscribes to it, a caught event passes it by).
+
 The repository marks each event sub-process spec when it deploys (:func:`mark`); after every engine step
 :func:`settle` applies the specification: a triggered *interrupting* event sub-process cancels everything
 else in its scope, and a scope whose work is done cancels the event sub-processes still waiting for their
-trigger, so the scope ends.
+trigger, so the scope ends. :func:`watch_nested_triggers` starts those inside sub-processes when their event
+arrives, and :func:`trigger` starts one with the scope's current data (conditional starts use it too).
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
+from typing import Any
 
-from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.specs.base import TaskSpec
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
@@ -125,3 +131,68 @@ def _wake_scope_end(tasks: list[Task]) -> None:
     for task in tasks:
         if task.state == TaskState.WAITING and task.task_spec.name.endswith(".EndJoin"):
             task.task_spec._update(task)
+
+
+def trigger(workflow: BpmnWorkflow, scope: Any, name: str, data: dict[str, Any]) -> Task:
+    """Start event sub-process ``name`` of ``scope`` with ``data`` (what SpiffWorkflow does for a caught trigger,
+    plus the branch's path to the scope's end, without which the sub-process could not end its scope)."""
+    start_spec = scope.spec.start
+    spec = scope.spec.task_specs[name]
+    if start_spec not in spec.inputs:
+        start_spec.connect(spec)
+        spec.connect(scope.spec.end)
+    root = scope.task_tree
+    child = root._add_child(spec, TaskState.FUTURE)
+    child.triggered = True
+    child.task_spec._predict(child, mask=TaskState.FUTURE | TaskState.PREDICTED_MASK)
+    kept, root.data = root.data, copy.deepcopy(data)  # the new branch inherits the scope's current data
+    try:
+        child.task_spec._update(child)
+    finally:
+        root.data = kept
+    sub = workflow.subprocesses.get(child.id)
+    for task in list(sub.tasks.values()) if sub is not None else []:
+        if task.task_spec.name == "Start" or (task.state == TaskState.WAITING and task.task_spec.name in
+                                              {s.name for s in sub.spec.bpmn_start_events}):
+            task.data = copy.deepcopy(data)
+            if task.state == TaskState.WAITING:
+                task.task_spec._update(task)
+    return child
+
+
+def watch_nested_triggers(workflow: BpmnWorkflow) -> None:
+    """Have an event caught by ``workflow`` start the matching event sub-processes inside its sub-processes."""
+    manager = workflow.event_manager
+    catch = manager.catch
+
+    def catching(event: BpmnEvent, internal: bool = True) -> int:
+        if event.target is None:
+            for scope in list(workflow.subprocesses.values()):
+                _trigger_matching(workflow, scope, event)
+        return catch(event, internal)
+
+    manager.catch = catching  # on this workflow object only; the library's class is left alone
+
+
+def _trigger_matching(workflow: BpmnWorkflow, scope: Any, event: BpmnEvent) -> None:
+    if scope.is_completed() or interrupted(workflow, scope):
+        return
+    for name in getattr(scope.spec.start, "trigger_specs", []):
+        sp_spec = workflow.subprocess_specs.get(name)
+        starts = getattr(sp_spec, "bpmn_start_events", [])
+        if not any(ts.event_definition == event.event_definition for ts in starts):
+            continue
+        if _waiting_instance(workflow, scope, name):
+            continue
+        last = scope.last_task if scope.last_task is not None else scope.task_tree
+        trigger(workflow, scope, name, last.data)
+
+
+def _waiting_instance(workflow: BpmnWorkflow, scope: Any, name: str) -> bool:
+    """Whether an instance of event sub-process ``name`` in ``scope`` still waits for its start (reused)."""
+    for task in scope.tasks.values():
+        sub = workflow.subprocesses.get(task.id) if task.task_spec.name == name else None
+        if sub is not None and any(t.state == TaskState.WAITING for t in sub.tasks.values()
+                                   if t.task_spec.name in {s.name for s in sub.spec.bpmn_start_events}):
+            return True
+    return False

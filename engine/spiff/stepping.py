@@ -25,6 +25,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import EomsError, HandlerError, ScriptError
+from engine.spiff.conditional_starts import fire_conditional_starts
 from engine.spiff.event_subprocess import settle as settle_event_subprocesses
 
 AUTOMATIC_RECORDED = ("ServiceTask", "ScriptTask", "SendTask", "BusinessRuleTask")
@@ -81,6 +82,7 @@ def run_engine_steps(
     between rounds) until ``max_steps`` steps in one operation, which stops a diagram that loops for ever.
     """
     snapshots: dict[Any, dict[str, Any]] = {}
+    ran: list[Task] = []
     steps = 0
 
     def will_run(task: Task) -> None:
@@ -90,6 +92,7 @@ def run_engine_steps(
     def did_run(task: Task) -> None:
         nonlocal steps
         steps += 1
+        ran.append(task)
         if on_step is not None:
             on_step(task)
         if steps > max_steps:
@@ -105,7 +108,8 @@ def run_engine_steps(
         while True:
             workflow.do_engine_steps(will_run, did_run)
             workflow.refresh_timers()
-            if settle_event_subprocesses(workflow) or fire_conditions(workflow):
+            if (settle_event_subprocesses(workflow) or fire_conditions(workflow)
+                    or fire_conditional_starts(workflow, ran[-200:], shared or {})):
                 continue
             if workflow.get_next_task(state=TaskState.READY, manual=False) is not None:
                 continue
@@ -119,6 +123,8 @@ def run_engine_steps(
         if task is not None and task.id in snapshots:
             task.data = snapshots[task.id]
         raise StepFailure(task, _kind(err), _message(err)) from err
+    except ScriptError as err:  # a conditional start's condition failed (not for want of data)
+        raise StepFailure(ran[-1] if ran else None, "script", str(err)) from err
     except RecursionError as err:
         raise StepFailure(None, "engine", "the task tree is too deep (a loop taken too many times)") from err
     except (KeyError, AttributeError, TypeError, ValueError, IndexError) as err:
