@@ -138,6 +138,20 @@ class HandlerError(EomsError):
         super().__init__(f"handler '{handler}' failed: {message}", details={"handler": handler})
 
 
+class BusinessError(Exception):
+    """Raised by a service-task handler to throw a BPMN error (BPMN 2.0.2 §10.5.2, "Error"), not a failure.
+
+    An error boundary event on the service task with this ``error_code`` (or one without a code) takes over:
+    the task is interrupted and the boundary's path runs, with ``error_code``, ``error_message`` and the
+    payload in its data. Uncaught, the step stops with an ``error`` incident naming the code. The handler's
+    own database writes are undone either way.
+    """
+
+    def __init__(self, error_code: str, message: str = "", payload: dict[str, Any] | None = None):
+        self.error_code, self.message, self.payload = error_code, message, dict(payload or {})
+        super().__init__(f"{error_code}: {message}" if message else error_code)
+
+
 class ScriptError(EomsError):
     """A script or expression in a diagram failed or broke the sandbox rules."""
 

@@ -25,6 +25,7 @@ import webapp.models  # noqa: F401 - and the web app's
 from engine.attachments.service import AttachmentPolicy
 from engine.core import ProcessEngine
 from engine.db import make_engine, make_session_factory
+from engine.errors import BusinessError
 from engine.migrate import upgrade_to_head
 from engine.models import metadata
 from engine.registry import HandlerContext, HandlerRegistry
@@ -249,7 +250,16 @@ def build_test_registry(switch: Switch) -> HandlerRegistry:
                             {"t": ctx.now.replace(tzinfo=None)})
         raise RuntimeError("failed after writing")
 
+    def crm(ctx: HandlerContext, **params: Any) -> dict[str, Any]:
+        """Throws the BPMN error named by its ``code`` parameter (none: succeeds), after writing a row."""
+        ctx.session.execute(text("INSERT INTO post (code, name, created_at) VALUES ('crm_ghost', '幽灵', :t)"),
+                            {"t": ctx.now.replace(tzinfo=None)})
+        if params.get("code"):
+            raise BusinessError(params["code"], "客户资料不全", {"field": "证件号"})
+        return {"account": "A-1"}
+
     registry.register("test.echo", echo)
+    registry.register("test.crm", crm)
     registry.register("test.flaky", flaky)
     registry.register("test.write_then_fail", write_then_fail)
     return registry

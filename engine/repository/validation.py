@@ -18,6 +18,7 @@ from engine.repository.expressions import check_expressions
 from engine.repository.graph import FLOW_NODES, NS, check_paths_to_end, element_line, is_event_subprocess, local
 from engine.repository.normalize import normalized
 from engine.repository.properties import parse_task_properties
+from engine.repository.unsupported import check_unsupported
 from engine.repository.xmlsafe import load_bpmn_xml
 from engine.spiff import data_mapping
 from engine.spiff.event_subprocess import mark as mark_event_subprocess
@@ -57,7 +58,7 @@ def parse_and_validate(content: bytes, filename: str, posts: Container[str], han
     tree = load_bpmn_xml(content, filename)
     rewritten = normalized(tree)  # what the library runs (same ids and lines); scripts from global tasks too
     issues = (check_constraints(tree, filename) + _check_reserved_ids(tree, filename)
-              + _check_unsupported(tree, filename) + check_paths_to_end(tree, filename)
+              + check_unsupported(tree, filename) + check_paths_to_end(tree, filename)
               + check_expressions(rewritten, filename))
     if any(i.rule == "reserved-id" for i in issues):  # the library would misread the file: say only what is wrong
         raise BpmnValidationError(_unique(issues))
@@ -103,32 +104,6 @@ def _apply_inner_lanes(tree: etree._ElementTree, subprocess_specs: dict[str, Bpm
             lane = lanes.get(getattr(task_spec, "bpmn_id", None) or "")
             if lane:
                 task_spec.lane = lane
-
-
-def _check_unsupported(tree: etree._ElementTree, filename: str) -> list[ValidationIssue]:
-    """Constructs the engine cannot run as BPMN defines them yet: refused, naming the element, rather than run
-    wrongly (see docs/BPMN.md, "Known limits")."""
-    issues = []
-    for process in tree.getroot().iterfind("bpmn:process", NS):
-        if process.get("isExecutable", "false").lower() != "true":
-            continue
-        for el in process.iter(f"{{{NS['bpmn']}}}adHocSubProcess"):
-            issues.append(ValidationIssue(filename, el.get("id", ""), "unsupported-element",
-                                          "ad-hoc sub-processes are not supported yet", el.sourceline))
-        for el in process.iter(f"{{{NS['bpmn']}}}scriptTask"):
-            if el.find("bpmn:script", NS) is None:
-                issues.append(ValidationIssue(filename, el.get("id", ""), "script-invalid",
-                                              f"script task '{el.get('name') or el.get('id')}' has no script",
-                                              el.sourceline))
-        for sub in process.iter(f"{{{NS['bpmn']}}}subProcess"):
-            start = sub.find("bpmn:startEvent", NS) if is_event_subprocess(sub) else None
-            for kind in ("error", "escalation", "compensate"):
-                if start is not None and start.find(f"bpmn:{kind}EventDefinition", NS) is not None:
-                    issues.append(ValidationIssue(
-                        filename, start.get("id", ""), "unsupported-element",
-                        f"an event sub-process started by {kind if kind != 'compensate' else 'compensation'} is not "
-                        "supported yet; catch it with a boundary event on a sub-process instead", start.sourceline))
-    return issues
 
 
 def _check_reserved_ids(tree: etree._ElementTree, filename: str) -> list[ValidationIssue]:

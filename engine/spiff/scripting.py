@@ -29,7 +29,7 @@ from RestrictedPython.Guards import (
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 
-from engine.errors import HandlerError, ScriptError
+from engine.errors import BusinessError, HandlerError, ScriptError
 
 FORBIDDEN_NAMES = frozenset(
     {"open", "eval", "exec", "compile", "__import__", "globals", "locals", "vars", "input", "exit", "quit",
@@ -194,6 +194,8 @@ class EomsScriptEngine(PythonScriptEngine):
             return json.dumps(result, ensure_ascii=False, default=str)
         except HandlerError as err:
             raise WorkflowTaskException(str(err), task=task, exception=err) from err
+        except BusinessError:
+            raise  # a BPMN error the handler throws on purpose: the task's error boundary event may catch it
         except Exception as err:
             wrapped = HandlerError(operation_name, f"{type(err).__name__}: {err}")
             raise WorkflowTaskException(str(wrapped), task=task, exception=wrapped) from wrapped

@@ -24,9 +24,11 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from engine.errors import EomsError, HandlerError, ScriptError
+from engine.errors import BusinessError, EomsError, HandlerError, ScriptError
 from engine.spiff.conditional_starts import fire_conditional_starts
 from engine.spiff.event_subprocess import settle as settle_event_subprocesses
+from engine.spiff.handler_errors import catch_on_boundary
+from engine.spiff.handler_errors import describe as describe_business_error
 
 AUTOMATIC_RECORDED = ("ServiceTask", "ScriptTask", "SendTask", "BusinessRuleTask")
 
@@ -106,7 +108,12 @@ def run_engine_steps(
             share_with_conditions(workflow, shared or {})
         workflow.refresh_timers()
         while True:
-            workflow.do_engine_steps(will_run, did_run)
+            try:
+                workflow.do_engine_steps(will_run, did_run)
+            except (BusinessError, SpiffWorkflowException) as err:
+                if not _thrown_to_boundary(workflow, err, snapshots):
+                    raise
+                continue
             workflow.refresh_timers()
             if (settle_event_subprocesses(workflow) or fire_conditions(workflow)
                     or fire_conditional_starts(workflow, ran[-200:], shared or {})):
@@ -172,6 +179,21 @@ def _fire_if_true(task: Task) -> bool:
             task.task_spec._update(task)
             return True
     return False
+
+
+def _thrown_to_boundary(workflow: BpmnWorkflow, err: BaseException, snapshots: dict[Any, dict[str, Any]]) -> bool:
+    """A handler threw a BPMN error: the failing task's error boundary event takes over (True), else the error
+    becomes the step's failure."""
+    cause = _root_cause(err)
+    if not isinstance(cause, BusinessError):
+        return False
+    task = next((t for t in all_tasks(workflow) if t.id in snapshots), None)
+    if task is None:
+        return False
+    task.data = snapshots[task.id]
+    if catch_on_boundary(task, cause):
+        return True
+    raise StepFailure(task, "error", describe_business_error(cause, task)) from None
 
 
 def _waits_for_a_condition(task: Task) -> bool:
