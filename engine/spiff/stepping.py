@@ -25,6 +25,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import BusinessError, EomsError, HandlerError, ScriptError
+from engine.spiff.boundary_repeat import rearm as rearm_boundaries
 from engine.spiff.conditional_starts import fire_conditional_starts
 from engine.spiff.event_subprocess import settle as settle_event_subprocesses
 from engine.spiff.handler_errors import catch_on_boundary
@@ -115,8 +116,9 @@ def run_engine_steps(
                     raise
                 continue
             workflow.refresh_timers()
+            recent = ran[-200:]
             if (settle_event_subprocesses(workflow) or fire_conditions(workflow)
-                    or fire_conditional_starts(workflow, ran[-200:], shared or {})):
+                    or fire_conditional_starts(workflow, recent, shared or {}) or rearm_boundaries(workflow, recent)):
                 continue
             if workflow.get_next_task(state=TaskState.READY, manual=False) is not None:
                 continue
