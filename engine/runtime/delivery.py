@@ -129,7 +129,7 @@ class DeliveryActions:
                 instance = self.start(session, row.key, business_key=new_business_key(session, row.key,
                                                                                       self.ctx.clock()),
                                       data=dict(payload), actor=actor, org_code=org.code,
-                                      validate_start_form=False).instance
+                                      validate_start_form=False, started_by=(kind, name)).instance
                 catch_event(self.ctx, session, instance, kind, name, payload, actor.id if actor else None)
         except (EomsError, WorkflowException) as err:
             result.failed.append(f"{row.key}: {err}")

@@ -37,7 +37,7 @@ from engine.runtime.models import Incident, IncidentStatus, InstanceStatus, Proc
 from engine.runtime.projection import sync_human_tasks
 from engine.spiff.bpmn_errors import describe as describe_error
 from engine.spiff.bpmn_errors import uncaught_error
-from engine.spiff.event_names import record_broadcasts, waiting_subscriptions
+from engine.spiff.event_names import record_broadcasts, start_by, waiting_subscriptions
 from engine.spiff.event_subprocess import watch_nested_triggers
 from engine.spiff.scripting import EomsScriptEngine
 from engine.spiff.stepping import (
@@ -251,12 +251,16 @@ def open_instance(ctx: EngineContext, session: Session, instance: ProcessInstanc
 
 
 def new_instance(ctx: EngineContext, session: Session, instance: ProcessInstance, definition: LoadedDefinition,
-                 data: dict[str, Any], actor_id: int | None) -> InstanceOperation:
-    """A fresh workflow for a new instance row (already added and flushed), with its start data."""
+                 data: dict[str, Any], actor_id: int | None,
+                 started_by: tuple[str, str] | None = None) -> InstanceOperation:
+    """A fresh workflow for a new instance row (already added and flushed), with its start data; ``started_by``
+    (kind, name) is the signal or message that starts it, so that only its start events may."""
     with library_guard(f"starting {definition.key}"):
         workflow = BpmnWorkflow(definition.spec, definition.subprocess_specs)
         workflow.task_tree.data.update(copy.deepcopy(data))
         start = workflow.get_next_task(state=TaskState.READY)
         if start is not None:
             start.data.update(copy.deepcopy(data))
+        if started_by is not None:
+            start_by(workflow, started_by)
     return InstanceOperation(ctx, session, instance, definition, workflow, actor_id)

@@ -72,11 +72,12 @@ class RuntimeService(DeliveryActions):
 
     def start(self, session: Session, process_key: str, *, business_key: str, data: dict[str, Any],
               actor: User | None, org_code: str | None = None, fire_start_timer: bool = False,
-              validate_start_form: bool = True) -> StartResult:
+              validate_start_form: bool = True, started_by: tuple[str, str] | None = None) -> StartResult:
         """Start the latest version of ``process_key`` for work order ``business_key``.
 
         ``actor`` None is the system (a timer start): it needs ``org_code``. ``fire_start_timer`` makes a timer
-        start event fire at once (the scheduler decided it is due).
+        start event fire at once (the scheduler decided it is due). ``started_by`` (kind, name): a signal or
+        message starts it, only through the start events that catch it.
         """
         business_key = (business_key or "").strip()
         if not business_key or len(business_key) > 200:
@@ -110,7 +111,7 @@ class RuntimeService(DeliveryActions):
         with conflict_guard(f"work order {business_key}"):
             record(session, instance.id, "instance_started", actor_id=actor_id, at=now,
                    payload={"process_key": process_key, "version": definition_row.version})
-            op = new_instance(self.ctx, session, instance, definition, data, actor_id)
+            op = new_instance(self.ctx, session, instance, definition, data, actor_id, started_by)
             op.advance()  # the start event now waits on its timer
             if fire_start_timer and fire_start_timers(op.workflow, now) and op.failure is None:
                 op.advance()

@@ -79,3 +79,23 @@ def record_broadcasts(workflow: BpmnWorkflow) -> list[BpmnEvent]:
 
     manager.catch = watching  # on this workflow object only; the library's class is left alone
     return caught_inside
+
+
+def start_by(workflow: BpmnWorkflow, trigger: Subscription) -> None:
+    """A new instance is being started by ``trigger``: only the start events that catch it may start it
+    (BPMN 2.0.2 §10.5.2: each start event creates the instance when *its* trigger occurs). SpiffWorkflow runs a
+    none start at once, so a process with a none and a message start could never be started by the message."""
+    for _ in range(5):  # the control tasks ahead of the start events: Start, then the start-event split
+        ready = [t for t in workflow.get_tasks(state=TaskState.READY)
+                 if t.task_spec.name in ("Start", "StartEventSplit")]
+        if not ready:
+            break
+        for task in ready:
+            task.run()
+    starts = [t for t in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING)
+              if t.task_spec in workflow.spec.bpmn_start_events]
+    if not any(trigger in kinds_of(getattr(t.task_spec, "event_definition", None)) for t in starts):
+        return  # nothing catches it: leave the instance as it is (the catch reports the mismatch)
+    for task in starts:
+        if trigger not in kinds_of(getattr(task.task_spec, "event_definition", None)):
+            task.cancel()

@@ -125,3 +125,21 @@ def test_a_signal_the_thrower_catches_itself_still_reaches_the_others(pe, db, fl
     assert open_steps(db, "signal_self") == [("S-1", "inner")]  # caught inside …
     assert open_steps(db, "signal_waiter") == [("W-9", "notify")]  # … and broadcast to the others
     assert len(open_steps(db, "signal_started")) == 1
+
+
+def test_a_process_with_a_none_and_a_message_start_starts_through_the_one_triggered(pe, db, deploy):
+    """BPMN 2.0.2 §10.5.2: each start event creates the instance when its own trigger occurs."""
+    deploy("conformance/two_starts.bpmn")
+    with db.sessions.begin() as s:
+        result = pe.runtime.send_message(s, "crm_order", {"order_no": "CRM-1"}, actor=user(s, pe, "admin"))
+    (by_message,) = result.started
+    by_hand = start(pe, db, "two_starts", "WO-HAND")
+    with db.sessions() as s:
+        def steps(iid: int) -> list[tuple[str, str]]:
+            rows = s.scalars(select(HumanTask).where(HumanTask.instance_id == iid).order_by(HumanTask.id))
+            return [(r.node_id, r.status) for r in rows]
+
+        assert steps(by_message) == [("check_crm_order", "ready")]
+        assert steps(by_hand) == [("type_in", "ready")]
+        row = s.scalar(select(HumanTask).where(HumanTask.instance_id == by_message))
+        assert pe.runtime.task_data(s, row)["order_no"] == "CRM-1"
