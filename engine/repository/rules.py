@@ -36,6 +36,8 @@ ENGINE_RULES: dict[str, tuple[str, str]] = {
                           "post"),
     "unknown-handler": ("服务任务引用了未注册的处理程序", "The service task names a handler that is not "
                         "registered"),
+    "unknown-called-process": ("调用活动引用的流程既不在本文件中也未部署", "The call activity names a process that "
+                               "is neither in the file nor deployed"),
     "unknown-form": ("引用的表单尚未部署", "The form key names a form that is not deployed"),
     "bad-property": ("EOMS 扩展属性的取值无效", "An EOMS extension property has an invalid value"),
     "bad-time-limit": ("时限、预警提前量或预警比例无效", "The time limit, warning lead or warning percentage is "

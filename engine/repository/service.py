@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,7 +18,7 @@ from engine.jobs.models import TimerSchedule
 from engine.registry import HandlerRegistry
 from engine.repository.models import ProcessDefinition
 from engine.repository.validation import ParsedFile, parse_and_validate
-from engine.repository.xmlsafe import decode_xml
+from engine.repository.xmlsafe import decode_xml, xml_encoding
 from engine.runtime.models import EventSubscription
 from engine.spiff.event_names import start_subscriptions
 from engine.spiff.serializer import WorkflowCodec
@@ -56,14 +56,25 @@ class RepositoryService:
         self.forms = forms
 
     def validate(self, session: Session, content: bytes, filename: str,
-                 extra_forms: Iterable[str] = ()) -> ParsedFile:
+                 extra_forms: Iterable[str] = (), extra_processes: Mapping[str, bytes] | None = None) -> ParsedFile:
         """Parse and check a BPMN file against the posts in the database, the registered handlers and the
-        deployed forms (plus ``extra_forms``, forms about to be deployed with it)."""
+        deployed forms and processes (plus ``extra_forms`` and ``extra_processes``, process id → BPMN, about to be
+        deployed with it)."""
         posts: set[str] = set()
         for code, name in session.execute(select(Post.code, Post.name)):
             posts.update((code, name))
         forms = self.forms.keys(session) | set(extra_forms)
-        return parse_and_validate(content, filename, posts, set(self.handlers.names()), forms)
+
+        def deployed(key: str) -> bytes | None:
+            if extra_processes and key in extra_processes:
+                return extra_processes[key]
+            xml = session.scalar(select(ProcessDefinition.bpmn_xml).where(ProcessDefinition.key == key)
+                                 .order_by(ProcessDefinition.version.desc()).limit(1))
+            if xml is None:
+                return None
+            return xml.encode(xml_encoding(xml[:200].encode("ascii", "replace")), errors="replace")
+
+        return parse_and_validate(content, filename, posts, set(self.handlers.names()), forms, deployed)
 
     def deploy(self, session: Session, content: bytes, filename: str,
                deployed_by: User | None = None) -> list[DeployResult]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -49,11 +49,13 @@ class ParsedFile:
 
 
 def parse_and_validate(content: bytes, filename: str, posts: Container[str], handlers: Container[str],
-                       forms: Container[str] | None = None) -> ParsedFile:
+                       forms: Container[str] | None = None,
+                       deployed: Callable[[str], bytes | None] | None = None) -> ParsedFile:
     """Parse ``content`` and run every check; raise :class:`BpmnValidationError` listing all problems.
 
     ``posts`` holds the codes and names of posts that exist, ``handlers`` the registered handler names,
-    ``forms`` the form keys that exist (None: not checked).
+    ``forms`` the form keys that exist (None: not checked). ``deployed(key)`` gives the BPMN of the deployed
+    process a call activity names when it is not in this file (the callee is bound at deploy).
     """
     tree = load_bpmn_xml(content, filename)
     rewritten = normalized(tree)  # what the library runs (same ids and lines); scripts from global tasks too
@@ -66,15 +68,20 @@ def parse_and_validate(content: bytes, filename: str, posts: Container[str], han
     parser = EomsBpmnParser(validator=VALIDATOR)
     try:
         parser.add_bpmn_xml(rewritten, filename=filename)
+        called, missing = _add_called_processes(parser, tree, deployed, filename)
+        if missing:
+            raise BpmnValidationError(_unique(issues + missing))
+        trees = [tree, *called]
         executable = {p.get("id") for p in tree.getroot().iterfind("bpmn:process", NS)
                       if p.get("isExecutable", "false").lower() == "true"}
         process_ids = [pid for pid in parser.get_process_ids() if pid in executable]  # checked = what runs
         for pid in process_ids:
             spec = parser.get_spec(pid)
             subprocess_specs = parser.get_subprocess_specs(pid)
-            _apply_inner_lanes(tree, subprocess_specs)
-            _mark_event_subprocesses(tree, [spec, *subprocess_specs.values()])
-            data_mapping.attach(tree, [spec, *subprocess_specs.values()])
+            for own_tree, procs in _by_tree(trees, spec, subprocess_specs):
+                _apply_inner_lanes(own_tree, {p.name: p for p in procs if p is not spec})
+                _mark_event_subprocesses(own_tree, procs)
+                data_mapping.attach(own_tree, procs)
             parsed.specs[pid] = (spec, subprocess_specs)
             parsed.names[pid] = spec.description or pid
     except ValidationException as err:
@@ -89,6 +96,47 @@ def parse_and_validate(content: bytes, filename: str, posts: Container[str], han
     if issues:
         raise BpmnValidationError(_unique(issues))
     return parsed
+
+
+def _add_called_processes(parser: EomsBpmnParser, tree: etree._ElementTree,
+                          deployed: Callable[[str], bytes | None] | None, filename: str
+                          ) -> tuple[list[etree._ElementTree], list[ValidationIssue]]:
+    """Give the parser the deployed processes this file's call activities name but do not contain (and, in
+    turn, the ones those call); the call activities whose process is nowhere are the issues."""
+    if deployed is None:
+        return [], []
+    known = {p.get("id") for p in tree.getroot().iterfind("bpmn:process", NS)}
+    added: list[etree._ElementTree] = []
+    missing: list[ValidationIssue] = []
+    pending = [tree]
+    while pending:
+        current = pending.pop()
+        for call in current.getroot().iter(f"{{{NS['bpmn']}}}callActivity"):
+            key = (call.get("calledElement") or "").strip()
+            content = deployed(key) if key and key not in known else None
+            if content is None:
+                if key and key not in known and current is tree:
+                    missing.append(ValidationIssue(
+                        filename, call.get("id", ""), "unknown-called-process",
+                        f"call activity '{call.get('name') or call.get('id')}' calls process '{key}', which is "
+                        "neither in this file nor deployed", call.sourceline))
+                continue
+            other = normalized(load_bpmn_xml(content, f"{key}.bpmn"))
+            parser.add_bpmn_xml(other, filename=f"{key}.bpmn (deployed)")
+            known |= {p.get("id") for p in other.getroot().iterfind("bpmn:process", NS)}
+            added.append(other)
+            pending.append(other)
+    return added, missing
+
+
+def _by_tree(trees: list[etree._ElementTree], spec: BpmnProcessSpec, subprocess_specs: dict[str, BpmnProcessSpec]
+             ) -> list[tuple[etree._ElementTree, list[BpmnProcessSpec]]]:
+    """The process specs grouped by the file (tree) whose elements they were parsed from."""
+    groups: dict[int, list[BpmnProcessSpec]] = {}
+    for proc in [spec, *subprocess_specs.values()]:
+        index = next((i for i, t in enumerate(trees) if t.getroot().xpath("//*[@id=$i]", i=proc.name)), 0)
+        groups.setdefault(index, []).append(proc)
+    return [(trees[i], procs) for i, procs in groups.items()]
 
 
 def _apply_inner_lanes(tree: etree._ElementTree, subprocess_specs: dict[str, BpmnProcessSpec]) -> None:

@@ -9,6 +9,7 @@ import click
 
 from engine.errors import BpmnValidationError, ValidationIssue
 from engine.forms.service import parse_form
+from engine.repository.calls import in_call_order, processes_of
 from engine.repository.rules import rule_text
 from engine.tasks.models import HumanTask
 from engine.tasks.queries import SCOPES
@@ -54,10 +55,11 @@ def deploy(app: App, paths: tuple[str, ...], as_json: bool) -> None:
             f = app.engine.forms.deploy(s, path.stem, path.read_bytes(), path.name)
             results.append({"kind": "form", "key": f.key, "version": f.version, "name": f.key, "file": str(path),
                             "new": f.created})
-        for path in diagrams:
-            for r in app.engine.repository.deploy(s, path.read_bytes(), path.name):
+        by_name = {str(path): path for path in diagrams}
+        for name, content in in_call_order([(str(path), path.read_bytes()) for path in diagrams]):
+            for r in app.engine.repository.deploy(s, content, by_name[name].name):
                 results.append({"kind": "process", "key": r.key, "version": r.version, "name": r.name,
-                                "file": str(path), "new": r.created})
+                                "file": name, "new": r.created})
     if as_json:
         emit_json(results)
         return
@@ -86,11 +88,12 @@ def validate(app: App, paths: tuple[str, ...], as_json: bool) -> None:
         except BpmnValidationError as err:
             issues.extend(err.issues)
             report.append({"file": str(path), "ok": False, "errors": [_issue(i) for i in err.issues]})
+    batch = processes_of([(str(path), path.read_bytes()) for path in diagrams])
     with app.transaction() as s:
         for path in diagrams:
             try:
                 parsed = app.engine.repository.validate(s, path.read_bytes(), path.name,
-                                                        extra_forms={f.stem for f in forms})
+                                                        extra_forms={f.stem for f in forms}, extra_processes=batch)
                 report.append({"file": str(path), "ok": True, "processes": sorted(parsed.specs)})
             except BpmnValidationError as err:
                 issues.extend(err.issues)
