@@ -85,7 +85,9 @@ def parse_and_validate(content: bytes, filename: str, posts: Container[str], han
             parsed.specs[pid] = (spec, subprocess_specs)
             parsed.names[pid] = spec.description or pid
     except ValidationException as err:
-        issues.append(_from_spiff(err, tree, filename))
+        spiff_issue = _from_spiff(err, tree, filename)
+        if spiff_issue.element_id or not any(i.rule == spiff_issue.rule for i in issues):
+            issues.append(spiff_issue)  # (the library's words without an element add nothing to ours)
         raise BpmnValidationError(issues) from None
     if not process_ids:
         issues.append(ValidationIssue(filename, "", "no-executable-process",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from engine.errors import BpmnValidationError, EomsError
 from eoms.cli.admin import register_admin_commands
@@ -41,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except EomsError as err:
         click.echo(f"error: {err}", err=True)
+        return 1
+    except (OperationalError, ProgrammingError) as err:  # no tables, or the server is unreachable
+        reason = str(err.orig).strip().splitlines()[0] if err.orig is not None else type(err).__name__
+        click.echo(f"error: the database is not ready ({reason}); check EOMS_DATABASE_URL and run "
+                   "`eoms init-db`", err=True)
         return 1
     except Exception as err:  # one line, not a traceback
         click.echo(f"internal error: {type(err).__name__}: {err}", err=True)

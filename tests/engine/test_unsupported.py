@@ -47,3 +47,14 @@ def test_a_construct_that_would_run_wrongly_is_refused_naming_it(pe, db, deploy,
 def test_the_supported_forms_of_the_same_attributes_deploy(pe, db, deploy, task):
     (result,) = deploy("supported.bpmn", diagram(task))
     assert result.key == "exprs"
+
+
+def test_a_data_store_is_refused_naming_its_reference(pe, db, deploy):
+    task = ('<bpmn:userTask id="t"><bpmn:dataOutputAssociation id="o"><bpmn:targetRef>ds_ref</bpmn:targetRef>'
+            '</bpmn:dataOutputAssociation></bpmn:userTask>')
+    content = diagram(task, '<bpmn:dataStore id="ds" name="Inventory"/>',
+                      '<bpmn:dataStoreReference id="ds_ref" dataStoreRef="ds" name="Inventory"/>')
+    with pytest.raises(BpmnValidationError) as caught:
+        deploy("store.bpmn", content)
+    assert [(i.element_id, i.rule) for i in caught.value.issues] == [("ds_ref", "unsupported-element")]
+    assert "data store 'Inventory'" in caught.value.issues[0].message
