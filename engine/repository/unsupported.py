@@ -35,8 +35,9 @@ def check_unsupported(tree: etree._ElementTree, filename: str) -> list[Validatio
                 add(el, "unsupported-element", f"scriptFormat '{el.get('scriptFormat')}' is not supported: "
                                                "scripts are Python, run in the sandbox")
         for el in process.iter(f"{BPMN}dataStoreReference"):
-            add(el, "unsupported-element", f"data store '{el.get('name') or el.get('id')}' is not supported: keep "
-                                           "the data in the work order (data objects or variables)")
+            name = " ".join((el.get("name") or el.get("id") or "").split())
+            add(el, "unsupported-element", f"data store '{name}' is not supported: keep the data in the work "
+                                           "order (data objects or variables)")
         _event_subprocess_starts(process, add)
         _compensation(process, add)
         _quantities(process, add)
