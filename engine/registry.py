@@ -7,6 +7,7 @@ whatever it raises becomes an incident on the instance.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -111,6 +112,18 @@ class HandlerRegistry:
 
     def names(self) -> list[str]:
         return sorted(self._handlers)
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Every service-task handler with its description and named parameters (for the designer)."""
+        described = []
+        for name in self.names():
+            info = self._handlers[name]
+            params = []
+            for param in list(inspect.signature(info.func).parameters.values())[1:]:  # after the context
+                if param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY):
+                    params.append({"name": param.name, "required": param.default is param.empty})
+            described.append({"name": name, "doc": info.description, "params": params})
+        return described
 
     def call(self, name: str, ctx: HandlerContext, params: dict[str, Any]) -> Any:
         """Run handler ``name``; an unknown name is an error, never a silent no-op."""

@@ -87,6 +87,7 @@ def build_world(pe: ProcessEngine, s: Session) -> None:
         ("sup", "主管甲", "GZ", [], "supervisor"),
         ("boss", "省主管", "GD", [], "supervisor"),
         ("admin", "管理员", "GD", [], "admin"),
+        ("ana", "分析员", "GD", [], "analyst"),
     ]
     for username, name, org, posts, role in users:
         ident.add_user(s, username, display_name=name, password=PASSWORD, org_code=org, post_codes=posts,

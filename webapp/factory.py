@@ -16,7 +16,7 @@ from engine.core import ProcessEngine
 from engine.db import make_engine, make_session_factory
 from eoms.settings import Settings
 from eoms.wiring import build_engine
-from webapp import auth, errors, i18n, orders, portal, stats, supervisor, tasks, vendor
+from webapp import auth, designer, errors, i18n, orders, portal, stats, supervisor, tasks, vendor
 from webapp.security import CleanRequest, apply_security_headers, secret_key
 
 
@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None, engine: ProcessEngine | None = 
     i18n.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
-    for blueprint in (auth.bp, portal.bp, tasks.bp, orders.bp, supervisor.bp, stats.bp, vendor.bp):
+    for blueprint in (auth.bp, portal.bp, tasks.bp, orders.bp, supervisor.bp, stats.bp, designer.bp, vendor.bp):
         app.register_blueprint(blueprint)
     app.after_request(apply_security_headers)
     app.teardown_appcontext(_close_session)

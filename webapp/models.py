@@ -1,6 +1,7 @@
 """Imports every table the web app owns, so migrations and tests see them with the engine's."""
 
 from webapp.auth.models import LoginAttempt
+from webapp.designer.models import ProcessDraft
 from webapp.portal.models import Announcement, Note, ScheduleEntry, UserPreference
 
-__all__ = ["Announcement", "LoginAttempt", "Note", "ScheduleEntry", "UserPreference"]
+__all__ = ["Announcement", "LoginAttempt", "Note", "ProcessDraft", "ScheduleEntry", "UserPreference"]

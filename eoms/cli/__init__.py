@@ -12,6 +12,7 @@ from eoms.cli.admin import register_admin_commands
 from eoms.cli.bench import register_bench_commands
 from eoms.cli.common import cli
 from eoms.cli.events import register_event_commands
+from eoms.cli.export import register_export_command
 from eoms.cli.process import issue_line, register_process_commands
 from eoms.cli.resources import register_resource_commands
 from eoms.cli.serve import register_serve_commands
@@ -19,6 +20,7 @@ from eoms.cli.time import register_time_commands
 
 register_admin_commands(cli)
 register_process_commands(cli)
+register_export_command(cli)
 register_event_commands(cli)
 register_bench_commands(cli)
 register_time_commands(cli)
