@@ -17,7 +17,7 @@ EVENT_TYPES = (
     "task_overdue", "task_escalated", "step_completed", "timer_fired", "handler_failed", "incident_opened",
     "incident_retried", "incident_resolved", "job_failed", "attachment_added", "message_received",
     "extension_requested", "task_extended", "instance_failed", "signal_thrown", "signal_received",
-    "message_thrown",
+    "message_thrown", "instance_migrated",
 )
 
 

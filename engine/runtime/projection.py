@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -91,9 +91,19 @@ def is_rework(task: Task) -> bool:
     return first[id(steps[-1].task_spec)] > mine
 
 
-def _new_row(session: Session, instance: ProcessInstance, definition: LoadedDefinition, task: Task,
-             now: datetime, deadlines: Callable[[TaskProperties, datetime], TaskDeadlines],
-             problems: list[tuple[str, str]]) -> HumanTask:
+@dataclass(frozen=True)
+class Placement:
+    """Where a READY task goes and with which settings: lane and post, org unit, properties (limit evaluated)."""
+
+    lane: str
+    post_id: int | None
+    org_unit_id: int
+    props: TaskProperties
+
+
+def place(session: Session, instance: ProcessInstance, definition: LoadedDefinition, task: Task,
+          problems: list[tuple[str, str]]) -> Placement:
+    """The post (lane, or the ``postVar`` variable), org unit and properties of ``task`` under ``definition``."""
     spec = task.task_spec
     node = spec.bpmn_name or spec.bpmn_id
     props = definition.task_properties(spec)
@@ -115,7 +125,17 @@ def _new_row(session: Session, instance: ProcessInstance, definition: LoadedDefi
                                            "exist; the task stayed in the work order's unit"))
         else:
             org_id = found
-    props = _with_limit(task, props, node, problems)
+    lane = spec.lane if post is None or post_ref == spec.lane else post.code
+    return Placement(lane, post.id if post is not None else None, org_id, _with_limit(task, props, node, problems))
+
+
+def _new_row(session: Session, instance: ProcessInstance, definition: LoadedDefinition, task: Task,
+             now: datetime, deadlines: Callable[[TaskProperties, datetime], TaskDeadlines],
+             problems: list[tuple[str, str]]) -> HumanTask:
+    spec = task.task_spec
+    node = spec.bpmn_name or spec.bpmn_id
+    where = place(session, instance, definition, task, problems)
+    props = where.props
     times = deadlines(props, now)
     if times.problem:
         problems.append(("calendar", times.problem))
@@ -126,13 +146,13 @@ def _new_row(session: Session, instance: ProcessInstance, definition: LoadedDefi
         business_key=instance.business_key,
         node_id=spec.bpmn_id or spec.name,
         node_name=node or spec.name,
-        lane=spec.lane if post is None or post_ref == spec.lane else post.code,
-        post_id=post.id if post is not None else None,
-        org_unit_id=org_id,
+        lane=where.lane,
+        post_id=where.post_id,
+        org_unit_id=where.org_unit_id,
         status=TaskStatus.READY,
         form_key=props.form_key,
         allow=",".join(sorted(props.allow)),
-        time_limit=props.time_limit and _iso(props.time_limit),
+        time_limit=props.time_limit and iso_duration(props.time_limit),
         calendar=props.calendar if props.time_limit else None,
         created_at=now,
         warn_at=times.warn_at,
@@ -153,7 +173,8 @@ def _with_limit(task: Task, props: TaskProperties, node: str, problems: list[tup
         return replace(props, time_limit=None, time_limit_expr=None)
 
 
-def _iso(duration: object) -> str:
+def iso_duration(duration: object) -> str:
+    """``PT2H30M``, ``P1DT4H``: the ISO text of a duration."""
     d = duration
     clock = "".join(
         f"{v}{u}" for v, u in ((d.hours, "H"), (d.minutes, "M"), (d.seconds, "S")) if v  # type: ignore[attr-defined]

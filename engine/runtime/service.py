@@ -29,6 +29,9 @@ from engine.runtime.executor import (
     new_instance,
     open_instance,
 )
+from engine.runtime.migration import MigrationCheck, target_of
+from engine.runtime.migration import check as check_migration
+from engine.runtime.migration import migrate as migrate_instance
 from engine.runtime.models import Incident, IncidentStatus, InstanceStatus, ProcessInstance
 from engine.spiff.event_names import MESSAGE
 from engine.spiff.stepping import all_tasks
@@ -229,6 +232,30 @@ class RuntimeService(DeliveryActions):
             raise InvalidState(f"instance {instance_id} is not waiting for message '{message}'",
                                code=Code.MESSAGE_NOT_WAITING, details={"message": message}) from None
         return instance
+
+    def migrate(self, session: Session, process_key: str, instance_ids: Sequence[int], *, version: int | None = None,
+                actor: User | None = None, dry_run: bool = False) -> list[MigrationCheck]:
+        """Move running work orders of ``process_key`` to ``version`` (default: the newest), each in its own
+        SAVEPOINT; ``dry_run`` only says, per instance, whether it can move and why not. Analysts and
+        administrators only."""
+        if actor is not None and actor.role not in ("analyst", "admin"):
+            raise NotAllowed(f"{actor.username} may not migrate work orders")
+        target = target_of(session, process_key, version)
+        results = []
+        for instance_id in dict.fromkeys(instance_ids):
+            instance = self.get(session, instance_id)
+            if instance.process_key != process_key:
+                raise InvalidInput(f"work order {instance.business_key} is not a '{process_key}' order",
+                                   {"instances": "another process"})
+            actor_id = actor.id if actor else None
+            if dry_run:
+                with session.begin_nested() as savepoint:
+                    results.append(check_migration(self.ctx, session, instance, target.id, actor_id))
+                    savepoint.rollback()
+                continue
+            with conflict_guard(f"work order {instance.business_key}"), session.begin_nested():
+                results.append(migrate_instance(self.ctx, session, instance, target.id, actor_id))
+        return results
 
     def _open_incidents(self, session: Session, instance_id: int) -> Sequence[Incident]:
         return session.scalars(

@@ -58,6 +58,11 @@ class WorkflowCodec:
         state_config[BpmnWorkflow] = StateOnlyWorkflowConverter
         self._state_serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(state_config))
 
+    @property
+    def spec_registry(self) -> Any:
+        """The converter registry of specs (what SpiffWorkflow's spec diff compares with)."""
+        return self._spec_serializer.registry
+
     def dump_spec(self, spec: BpmnProcessSpec, subprocess_specs: dict[str, BpmnProcessSpec]) -> str:
         """The JSON text of a parsed spec and the specs of its subprocesses and call activities."""
         registry = self._spec_serializer.registry
