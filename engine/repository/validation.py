@@ -68,7 +68,7 @@ def parse_and_validate(content: bytes, filename: str, posts: Container[str], han
     parser = EomsBpmnParser(validator=VALIDATOR)
     try:
         parser.add_bpmn_xml(rewritten, filename=filename)
-        called, missing = _add_called_processes(parser, tree, deployed, filename)
+        called, missing = _add_called_processes(parser, rewritten, deployed, filename)  # (global tasks inlined)
         if missing:
             raise BpmnValidationError(_unique(issues + missing))
         trees = [tree, *called]

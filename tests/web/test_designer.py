@@ -213,3 +213,21 @@ def test_a_new_process_starts_as_a_runnable_draft(web_app: Flask, db: Database):
     again = client.post("/designer/new", data={"csrf_token": token(client), "key": "fault_followup",
                                                "name": "x", "post": "maintainer"}, follow_redirects=True)
     assert "已存在" in again.get_data(as_text=True)
+
+
+def test_the_diff_lists_added_removed_and_changed_elements_of_two_versions(web_app: Flask, db: Database):
+    client = client_as(web_app, "ana")
+    changed = fault_xml().replace('<spiffworkflow:property name="timeLimit" value="PT2H"/>',
+                                  '<spiffworkflow:property name="timeLimit" value="PT3H"/>')
+    evil = "恢复回单&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;"
+    changed = changed.replace('name="恢复回单"', f'name="{evil}"')
+    assert post_json(client, f"/designer/{FAULT}/deploy", {"xml": changed}).get_json()["ok"] is True
+    html = client.get(f"/designer/{FAULT}/diff?from=1&to=2").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in html
+    data = json.loads(re.search(r'<script type="application/json" id="diff-data">(.*?)</script>', html).group(1))
+    assert ["名称", "恢复回单", "恢复回单</script><script>alert(1)</script>"] in data["changed"]["receipt"]
+    assert ["时限", "PT2H", "PT3H"] in data["changed"]["receipt"]
+    assert data["added"] == [] and data["removed"] == []
+    assert data["old"].endswith("version=1") and data["new"].endswith("version=2")
+    same = client.get(f"/designer/{FAULT}/diff?from=1&to=1").get_data(as_text=True)
+    assert "没有区别" in same

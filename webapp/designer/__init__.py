@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from engine.errors import BpmnValidationError, EomsError, ValidationIssue
 from engine.identity.models import Post
+from engine.repository.diff import diff_diagrams
 from engine.repository.properties import ACTIONS, CALENDARS
 from engine.repository.rules import rule_text
 from webapp import db
@@ -182,6 +183,40 @@ def _problems(content: bytes, filename: str) -> list[ValidationIssue]:
     except BpmnValidationError as err:
         return err.issues
     return []
+
+
+@bp.get("/<key>/diff")
+@roles_required(*DESIGNERS)
+def diff(key: str) -> str:
+    """Two versions (or the draft) side by side, added / removed / changed elements coloured and listed."""
+    s = db.session()
+    found = service.entry(s, me(), key)
+    numbers = [v.version for v in found.versions]
+    new_ref = request.args.get("to") or ("draft" if found.draft is not None else str(numbers[0] if numbers else ""))
+    default_old = next((n for n in numbers if str(n) != new_ref), None)
+    old_ref = request.args.get("from") or (str(default_old) if default_old is not None else "")
+    old_xml, new_xml = _xml_of(found, old_ref), _xml_of(found, new_ref)
+    if old_xml is None or new_xml is None:
+        flash(gettext("请选择两个存在的版本进行比较。"), "error")
+        return render_template("designer/diff.html", entry=found, result=None, old_ref=old_ref, new_ref=new_ref,
+                               data={})
+    result = diff_diagrams(old_xml.encode("utf-8"), new_xml.encode("utf-8"))
+    urls = {ref: url_for("designer.xml", key=key, **({} if ref == "draft" else {"version": ref}))
+            for ref in (old_ref, new_ref)}
+    data = {"old": urls[old_ref], "new": urls[new_ref], **result.to_dict()}
+    return render_template("designer/diff.html", entry=found, result=result, old_ref=old_ref, new_ref=new_ref,
+                           data=data)
+
+
+def _xml_of(found: service.ProcessEntry, ref: str) -> str | None:
+    if ref == "draft":
+        return found.draft.bpmn_xml if found.draft is not None else None
+    if not ref.isdigit():
+        return None
+    try:
+        return service.version_row(db.session(), found.key, int(ref)).bpmn_xml
+    except EomsError:
+        return None
 
 
 def _posted_xml() -> str:
