@@ -37,6 +37,15 @@ from engine.tasks.models import HumanTask, TaskStatus
 OPEN = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 
 
+@dataclass(frozen=True)
+class Reason:
+    """Why an instance cannot move: a stable ``code`` (pages translate it), what it is about, English text."""
+
+    code: str
+    subject: str
+    text: str
+
+
 @dataclass
 class MigrationCheck:
     """Whether one instance can move to the target version, and why not."""
@@ -46,7 +55,7 @@ class MigrationCheck:
     from_version: int
     to_version: int
     steps: list[str] = field(default_factory=list)  # where it stands now
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[Reason] = field(default_factory=list)
     moved: bool = False
 
     @property
@@ -105,10 +114,12 @@ def _prepare(ctx: EngineContext, session: Session, instance: ProcessInstance, ta
         raise InvalidInput(f"version {target.version} belongs to '{target.key}', not '{instance.process_key}'",
                            {"target": "another process"})
     if instance.status != InstanceStatus.RUNNING:
-        result.reasons.append(f"the work order is {instance.status}, not running")
+        result.reasons.append(Reason("not_running", str(instance.status),
+                                     f"the work order is {instance.status}, not running"))
         return None, None, result
     if target.definition_id == instance.definition_id:
-        result.reasons.append(f"the work order already runs on version {target.version}")
+        result.reasons.append(Reason("same_version", str(target.version),
+                                     f"the work order already runs on version {target.version}"))
         return None, None, result
     op = open_instance(ctx, session, instance, actor_id)
     result.steps = sorted({_label(t) for t in all_tasks(op.workflow) if t.state & OPEN and _visible(t)})
@@ -122,23 +133,30 @@ def _move(ctx: EngineContext, op: InstanceOperation, target: LoadedDefinition, r
     try:
         top, subs = diff_workflow(registry, workflow, target.spec, target.subprocess_specs)
     except Exception as err:  # the library met a construct it cannot compare
-        result.reasons.append(f"the versions cannot be compared ({type(err).__name__}: {err})")
+        result.reasons.append(Reason("not_comparable", str(err),
+                                     f"the versions cannot be compared ({type(err).__name__}: {err})"))
         return
     scopes = [(workflow, top, target.spec)]
     for sub_id, diff in subs.items():
         sub = workflow.subprocesses[sub_id]
         if diff is None:
-            result.reasons.append(f"sub-process '{sub.spec.name}' does not exist in version {target.version}")
+            result.reasons.append(Reason("subprocess_removed", sub.spec.name,
+                                         f"sub-process '{sub.spec.name}' does not exist in version {target.version}"))
             continue
         scopes.append((sub, diff, target.subprocess_specs[sub.spec.name]))
     for _, diff, _ in scopes:
         for task in diff.removed:
-            if _visible(task):
-                where = "it waits in" if task.state & OPEN else "it went through"
-                result.reasons.append(f"step '{_label(task)}', which {where}, is not in version {target.version}")
+            if not _visible(task) or not task.state & (OPEN | TaskState.FINISHED_MASK):
+                continue  # a predicted step on a path not taken yet: predicted again on the new paths
+            waiting = bool(task.state & OPEN)
+            where = "it waits in" if waiting else "it went through"
+            result.reasons.append(Reason("open_step_removed" if waiting else "done_step_removed", _label(task),
+                                         f"step '{_label(task)}', which {where}, is not in version "
+                                         f"{target.version}"))
     for task in all_tasks(workflow):
         if task.state & OPEN and isinstance(task.task_spec, LoopTask):
-            result.reasons.append(f"multi-instance step '{_label(task)}' is in progress")
+            result.reasons.append(Reason("multi_instance_open", _label(task),
+                                         f"multi-instance step '{_label(task)}' is in progress"))
     if result.reasons:
         return
     waiting = TaskState.READY | TaskState.WAITING
@@ -154,7 +172,7 @@ def _move(ctx: EngineContext, op: InstanceOperation, target: LoadedDefinition, r
     try:
         ctx.codec.load_state(ctx.codec.dump_state(workflow), target.bundle)
     except (EomsError, KeyError, ValueError, TypeError) as err:
-        result.reasons.append(f"the moved state cannot be stored ({err})")
+        result.reasons.append(Reason("state_unstorable", str(err), f"the moved state cannot be stored ({err})"))
 
 
 def _replace_open_rows(ctx: EngineContext, session: Session, instance: ProcessInstance, target: LoadedDefinition,

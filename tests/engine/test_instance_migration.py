@@ -62,8 +62,9 @@ def test_a_dry_run_lists_who_can_move_and_changes_nothing(pe, db, versions, cloc
     checks = migrate(pe, db, [at_first, waiting], 2, dry_run=True)
     assert [(c.business_key, c.ok) for c in checks] == [("WO-1", False), ("WO-2", False)]
     assert checks[0].steps == ["First"]
-    assert checks[0].reasons == ["step 'First', which it waits in, is not in version 2"]
-    assert checks[1].reasons == ["step 'First', which it went through, is not in version 2"]
+    assert [r.text for r in checks[0].reasons] == ["step 'First', which it waits in, is not in version 2"]
+    assert [r.text for r in checks[1].reasons] == ["step 'First', which it went through, is not in version 2"]
+    assert [(r.code, r.subject) for r in checks[1].reasons] == [("done_step_removed", "First")]
     assert (definition_of(db, at_first), definition_of(db, waiting)) == before
 
 

@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
+from io import BytesIO
 
 import pytest
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from engine.repository.models import ProcessDefinition
 from engine.repository.rules import RULES
-from tests.conftest import PROCESSES_DIR, Database
+from engine.runtime.models import ProcessInstance
+from engine.tasks.models import HumanTask
+from tests.conftest import BPMN_DIR, PROCESSES_DIR, Database
 from tests.web.conftest import csrf_token, login
+from tests.web.test_authorization import FAULT as FAULT_DATA
 from webapp.designer.models import ProcessDraft
 
 FAULT = "aftersales_fault"
@@ -175,8 +181,6 @@ EXTERNAL = ('<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/pa
 ])
 def test_a_hostile_or_malformed_upload_is_refused_with_a_clear_message(web_app: Flask, db: Database, name, content,
                                                                         says):
-    from io import BytesIO
-
     client = client_as(web_app, "ana")
     response = client.post("/designer/upload", data={"csrf_token": token(client), "file": (BytesIO(content), name)},
                            content_type="multipart/form-data", follow_redirects=True)
@@ -188,8 +192,6 @@ def test_a_hostile_or_malformed_upload_is_refused_with_a_clear_message(web_app: 
 
 
 def test_an_upload_from_another_modeler_becomes_a_draft_with_its_problems_counted(web_app: Flask, db: Database):
-    from io import BytesIO
-
     client = client_as(web_app, "ana")
     foreign = fault_xml().replace('<bpmn:lane id="L_maint" name="维护员">',
                                   '<bpmn:lane id="L_maint" name="Lane 2">')
@@ -231,3 +233,71 @@ def test_the_diff_lists_added_removed_and_changed_elements_of_two_versions(web_a
     assert data["old"].endswith("version=1") and data["new"].endswith("version=2")
     same = client.get(f"/designer/{FAULT}/diff?from=1&to=1").get_data(as_text=True)
     assert "没有区别" in same
+
+
+def test_the_migration_page_dry_runs_then_moves_what_can_move_and_says_why_not(web_app: Flask, db: Database):
+    pe = web_app.extensions["eoms"]["engine"]
+    client = client_as(web_app, "ana")
+    first = (BPMN_DIR / "migration/steps_v1.bpmn").read_text(encoding="utf-8")
+    assert post_json(client, "/designer/steps/deploy", {"xml": first}).get_json()["ok"] is True
+    with db.sessions.begin() as s:
+        alice = pe.identity.get_user(s, "alice")
+        at_first = pe.runtime.start(s, "steps", business_key="WO-A", data={}, actor=alice).instance.id
+        cooling = pe.runtime.start(s, "steps", business_key="WO-B", data={}, actor=alice).instance.id
+    with db.sessions.begin() as s:  # WO-B goes past "first": it waits on the cool-down timer
+        row = s.scalar(select(HumanTask).where(HumanTask.instance_id == cooling, HumanTask.status == "ready"))
+        pe.tasks.complete(s, row.id, pe.identity.get_user(s, "alice"), {})
+    without_wait = (BPMN_DIR / "migration/steps_v4.bpmn").read_text(encoding="utf-8")
+    assert post_json(client, "/designer/steps/deploy", {"xml": without_wait}).get_json()["results"][0]["version"] == 2
+    page = client.get("/designer/steps/migrate").get_data(as_text=True)
+    assert "WO-A" in page and "WO-B" in page and "迁移到 v2" in page
+    form = {"csrf_token": token(client), "target": "2", "ids": [str(at_first), str(cooling)]}
+    dry = client.post("/designer/steps/migrate", data={**form, "action": "dry"}).get_data(as_text=True)
+    assert "试运行结果" in dry
+    assert re.search(rf'data-instance="{at_first}" class="ok".*?可以迁移', dry, re.S)
+    assert re.search(rf'data-instance="{cooling}" class="refused".*?工单当前所在的步骤「Cool down」在新版本中已删除',
+                     dry, re.S)
+    v1 = _definition_id(db, "steps", 1)
+    assert _definitions(db, at_first, cooling) == {v1}  # a dry run changes nothing
+    run = client.post("/designer/steps/migrate", data={**form, "action": "run"}).get_data(as_text=True)
+    assert "迁移结果" in run and "已迁移 1 个工单到 v2，1 个未迁移" in run
+    with db.sessions() as s:
+        assert s.get(ProcessInstance, at_first).definition_id == _definition_id(db, "steps", 2)
+        assert s.get(ProcessInstance, cooling).definition_id == v1
+    timeline = client_as(web_app, "admin").get(f"/supervisor/instances/{at_first}").get_data(as_text=True)
+    assert "迁移到新版本" in timeline and "v1 → v2" in timeline
+
+
+def _definition_id(db: Database, key: str, version: int) -> int:
+    with db.sessions() as s:
+        return s.scalar(select(ProcessDefinition.id).where(ProcessDefinition.key == key,
+                                                           ProcessDefinition.version == version))
+
+
+def _definitions(db: Database, *ids: int) -> set[int]:
+    with db.sessions() as s:
+        return {s.get(ProcessInstance, i).definition_id for i in ids}
+
+
+def test_the_impact_preview_recounts_last_month_under_the_drafts_limits(web_app: Flask, db: Database):
+    """故障受理 was done in 20 minutes (limit 30 min for a non-VIP: on time); under a draft limit of 10
+    minutes it would have been late. Real completions through the engine, KPI facts from its listener."""
+    pe = web_app.extensions["eoms"]["engine"]
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
+    with time_machine.travel(t0, tick=False), db.sessions.begin() as s:
+        result = pe.runtime.start(s, FAULT, business_key="IMPACT-1", data=dict(FAULT_DATA),
+                                  actor=pe.identity.get_user(s, "gz_dispatcher"))
+        accept = result.tasks[0].id
+    with time_machine.travel(t0 + timedelta(minutes=20), tick=False), db.sessions.begin() as s:
+        pe.tasks.complete(s, accept, pe.identity.get_user(s, "gz_dispatcher"), {"fault_type": "中断", "priority": "高"})
+    client = client_as(web_app, "ana")
+    same = client.get(f"/designer/{FAULT}/impact?ref=1").get_data(as_text=True)
+    row = re.search(r'<tr data-node="accept">(.*?)</tr>', same, re.S).group(1)
+    assert "<td>1</td>" in row and "1 / 0" in row and "100% → <b>100%</b>" in row
+    stricter = fault_xml().replace('value="=&quot;PT15M&quot; if vip else &quot;PT30M&quot;"', 'value="PT10M"')
+    assert stricter != fault_xml()
+    post_json(client, f"/designer/{FAULT}/draft", {"xml": stricter})
+    html = client.get(f"/designer/{FAULT}/impact").get_data(as_text=True)
+    row = re.search(r'<tr data-node="accept">(.*?)</tr>', html, re.S).group(1)
+    assert "1 / 0" in row and "0 / 1" in row and "100% → <b>0%</b>" in row and "IMPACT-1" in row
+    assert "无历史" in re.search(r'<tr data-node="callback">(.*?)</tr>', html, re.S).group(1)

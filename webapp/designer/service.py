@@ -16,6 +16,7 @@ from engine.repository.graph import NS
 from engine.repository.models import ProcessDefinition
 from engine.repository.xmlsafe import decode_xml, load_bpmn_xml
 from engine.runtime.models import Incident, IncidentStatus, InstanceStatus, ProcessInstance
+from engine.tasks.models import HumanTask, TaskStatus
 from webapp.designer.models import ProcessDraft
 
 KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,199}$")
@@ -221,3 +222,54 @@ def new_diagram(key: str, name: str, post: str) -> str:
 def _process_name(text: str) -> str:
     match = re.search(r'<(?:\w+:)?process\b[^>]*\bname="([^"]*)"', text)
     return match.group(1) if match else ""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A running work order of the key, where it stands, for the migration page."""
+
+    id: int
+    business_key: str
+    version: int
+    steps: str
+    incidents: int
+    started_at: datetime
+
+
+def migration_candidates(s: Session, key: str, *, version: int | None = None, step: str | None = None,
+                         with_incidents: bool = False, below: int | None = None, limit: int = 200
+                         ) -> list[Candidate]:
+    """Running work orders of ``key`` (on ``version``, or below version ``below``; at ``step``; with open
+    incidents), oldest first, at most ``limit``."""
+    query = (select(ProcessInstance.id, ProcessInstance.business_key, ProcessDefinition.version,
+                    ProcessInstance.started_at)
+             .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
+             .where(ProcessInstance.process_key == key, ProcessInstance.status == InstanceStatus.RUNNING))
+    if version is not None:
+        query = query.where(ProcessDefinition.version == version)
+    elif below is not None:
+        query = query.where(ProcessDefinition.version < below)
+    if step:
+        query = query.where(select(HumanTask.id).where(HumanTask.instance_id == ProcessInstance.id,
+                                                       HumanTask.status == TaskStatus.READY,
+                                                       HumanTask.node_id == step).exists())
+    if with_incidents:
+        query = query.where(select(Incident.id).where(Incident.instance_id == ProcessInstance.id,
+                                                      Incident.status == IncidentStatus.OPEN).exists())
+    rows = s.execute(query.order_by(ProcessInstance.started_at, ProcessInstance.id).limit(limit)).all()
+    ids = [r.id for r in rows]
+    steps: dict[int, list[str]] = {}
+    for instance_id, name in s.execute(select(HumanTask.instance_id, HumanTask.node_name)
+                                       .where(HumanTask.instance_id.in_(ids), HumanTask.status == TaskStatus.READY)):
+        steps.setdefault(instance_id, []).append(name)
+    incidents = dict(s.execute(select(Incident.instance_id, func.count()).where(
+        Incident.instance_id.in_(ids), Incident.status == IncidentStatus.OPEN).group_by(Incident.instance_id)).all())
+    return [Candidate(r.id, r.business_key, r.version, "、".join(sorted(set(steps.get(r.id, [])))) or "—",
+                      incidents.get(r.id, 0), r.started_at) for r in rows]
+
+
+def open_steps(s: Session, key: str) -> list[tuple[str, str]]:
+    """(node id, name) of the steps where running work orders of ``key`` wait, for the filter."""
+    rows = s.execute(select(HumanTask.node_id, HumanTask.node_name).where(
+        HumanTask.process_key == key, HumanTask.status == TaskStatus.READY).distinct())
+    return sorted({(r.node_id, r.node_name) for r in rows}, key=lambda r: r[1])
