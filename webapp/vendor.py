@@ -1,6 +1,6 @@
 """Front-end libraries installed from npm (package.json + lock file), served locally: no CDN. Only the files
-the pages use are served; add an entry when a page needs another (the diagram designer: bpmn-js modeler,
-form-js editor)."""
+the pages use are served; add an entry when a page needs another. The designer's modeler is a bundle built
+from ``webapp/designer/assets`` at install time (``npm run build``), served from ``static/build/``."""
 
 from __future__ import annotations
 
@@ -22,6 +22,12 @@ FILES = {
     "bpmn-font/font/bpmn.eot": "bpmn-js/dist/assets/bpmn-font/font/bpmn.eot",
     "bpmn-font/font/bpmn.svg": "bpmn-js/dist/assets/bpmn-font/font/bpmn.svg",
     "echarts.min.js": "echarts/dist/echarts.min.js",
+    "form-viewer.js": "@bpmn-io/form-js/dist/form-viewer.umd.js",
+    "form-editor.js": "@bpmn-io/form-js/dist/form-editor.umd.js",
+    "form-js.css": "@bpmn-io/form-js/dist/assets/form-js.css",
+    "form-js-editor.css": "@bpmn-io/form-js/dist/assets/form-js-editor.css",
+    "form-properties-panel.css": "@bpmn-io/form-js/dist/assets/properties-panel.css",
+    "draggle.css": "@bpmn-io/form-js/dist/assets/draggle.css",
 }
 
 

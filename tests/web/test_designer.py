@@ -301,3 +301,33 @@ def test_the_impact_preview_recounts_last_month_under_the_drafts_limits(web_app:
     row = re.search(r'<tr data-node="accept">(.*?)</tr>', html, re.S).group(1)
     assert "1 / 0" in row and "0 / 1" in row and "100% → <b>0%</b>" in row and "IMPACT-1" in row
     assert "无历史" in re.search(r'<tr data-node="callback">(.*?)</tr>', html, re.S).group(1)
+
+
+def test_a_form_edited_in_the_designer_is_saved_with_the_draft_and_deployed_with_it(web_app: Flask, db: Database):
+    client = client_as(web_app, "ana")
+    page = client.get(f"/designer/{FAULT}/forms/fault_followup")
+    assert page.status_code == 200 and "新表单" in page.get_data(as_text=True)
+    bad = {"type": "default", "components": [{"type": "textfield", "key": "1bad", "label": "x"}]}
+    refused = post_json(client, f"/designer/{FAULT}/forms/fault_followup", {"schema": bad})
+    assert refused.status_code == 422 and refused.get_json()["issues"][0]["rule"] == "form-invalid"
+    good = {"type": "default", "id": "fault_followup", "components": [
+        {"type": "textfield", "key": "satisfaction", "label": "满意度", "validate": {"required": True}}]}
+    saved = post_json(client, f"/designer/{FAULT}/forms/fault_followup", {"schema": good}).get_json()
+    assert saved["ok"] is True and saved["forms"] == ["fault_followup"]
+    assert drafts(db) == 1  # the draft was started from version 1 to hold the form
+    reopened = client.get(f"/designer/{FAULT}/forms/fault_followup").get_data(as_text=True)
+    data = json.loads(re.search(r'<script type="application/json" id="form-data">(.*?)</script>', reopened,
+                                re.S).group(1))
+    assert data["schema"] == good and "草稿" in reopened
+    assert data["saveUrl"] == f"/designer/{FAULT}/forms/fault_followup"
+    edit = client.get(f"/designer/{FAULT}/").get_data(as_text=True)
+    assert "fault_followup" in edit
+    xml = fault_xml().replace('<spiffworkflow:property name="formKey" value="fault_callback"/>',
+                              '<spiffworkflow:property name="formKey" value="fault_followup"/>')
+    body = post_json(client, f"/designer/{FAULT}/deploy", {"xml": xml}).get_json()
+    assert body["ok"] is True, body
+    with db.sessions() as s:
+        row = s.scalar(select(ProcessDefinition).where(ProcessDefinition.key == FAULT,
+                                                      ProcessDefinition.version == 2))
+        assert "fault_followup" in row.forms
+    assert client.get(f"/designer/{FAULT}/forms/fault_followup").get_data(as_text=True).count("已部署版本") == 1

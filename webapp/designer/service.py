@@ -3,14 +3,18 @@ uploads. Functions take the request's session; the views commit."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.errors import BpmnValidationError, InvalidInput, NotFound, ValidationIssue
+from engine.forms.models import FormDefinition
+from engine.forms.service import parse_form
 from engine.identity.models import User
 from engine.repository.graph import NS
 from engine.repository.models import ProcessDefinition
@@ -273,3 +277,41 @@ def open_steps(s: Session, key: str) -> list[tuple[str, str]]:
     rows = s.execute(select(HumanTask.node_id, HumanTask.node_name).where(
         HumanTask.process_key == key, HumanTask.status == TaskStatus.READY).distinct())
     return sorted({(r.node_id, r.node_name) for r in rows}, key=lambda r: r[1])
+
+
+FORM_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
+
+
+def form_keys_in(xml: str) -> list[str]:
+    """The form keys a diagram's tasks and start events name (``formKey`` properties), in order."""
+    keys = re.findall(r'<spiffworkflow:property\s+name="formKey"\s+value="([^"]+)"', xml)
+    return list(dict.fromkeys(keys))
+
+
+def form_schema(s: Session, pe_forms: Any, owner: User, key: str, form_key: str) -> tuple[dict[str, Any], str]:
+    """The schema to edit for ``form_key``: the draft's, else the newest deployed, else a new empty form;
+    with where it came from ("draft", "deployed", "new")."""
+    draft = draft_of(s, owner, key)
+    if draft is not None and form_key in (draft.forms or {}):
+        return draft.forms[form_key], "draft"
+    row = s.scalar(select(FormDefinition).where(FormDefinition.key == form_key)
+                   .order_by(FormDefinition.version.desc()).limit(1))
+    if row is not None:
+        return row.schema, "deployed"
+    return {"type": "default", "id": form_key, "schemaVersion": 16,
+            "exporter": {"name": "EOMS designer", "version": "1.0"}, "components": []}, "new"
+
+
+def save_form(s: Session, owner: User, key: str, form_key: str, schema: Any, now: datetime) -> ProcessDraft:
+    """Keep ``schema`` as the draft's version of form ``form_key`` (checked as deploy checks it); the draft is
+    started from the newest version of the diagram when there is none yet."""
+    if not FORM_KEY.match(form_key or ""):
+        raise InvalidInput(f"'{form_key}' is not a form key (letters, digits, _ . -)", {"form_key": "invalid"})
+    parse_form(json.dumps(schema, ensure_ascii=False).encode("utf-8"), f"{form_key}.json")
+    draft = draft_of(s, owner, key)
+    if draft is None:
+        draft = save_draft(s, owner, key, version_row(s, key).bpmn_xml, now)
+    draft.forms = {**(draft.forms or {}), form_key: schema}
+    draft.updated_at = now
+    s.flush()
+    return draft
