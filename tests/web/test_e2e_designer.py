@@ -17,9 +17,10 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 from sqlalchemy import select as where
 
+from engine.repository.diff import diff_diagrams
 from engine.repository.models import ProcessDefinition
 from engine.runtime.models import ProcessInstance
-from tests.conftest import Database
+from tests.conftest import PROCESSES_DIR, Database
 from tests.web.conftest import screenshot
 from tests.web.test_e2e_queue import ACCEPT, HANDLE, PDF, RECEIPT, complete, login, open_task, start_fault
 
@@ -185,3 +186,23 @@ def test_an_analyst_changes_the_fault_flow_deploys_and_migrates_running_orders(
     screenshot(page, "designer-08-new-step-in-the-queue")
     assert re.search(r"/tasks/\d+$", page.url) and task_id > 0
     assert errors == [], errors
+
+
+FLOWS = ("aftersales_fault", "provisioning", "presales_demand", "workplan", "insale_implementation")
+
+
+def test_the_five_business_flows_round_trip_through_the_modeler_unchanged(live_server: str, page: Page,
+                                                                         web_app: Flask, db: Database):
+    """Open, save (the modeler's own XML) and export: what the engine would run is the same, and it deploys."""
+    pe = web_app.extensions["eoms"]["engine"]
+    login(page, live_server, "ana")
+    for key in FLOWS:
+        page.goto(f"{live_server}/designer/{key}/")
+        page.wait_for_function("() => document.body.dataset.designerReady === '1'")
+        saved = page.evaluate("async () => (await eomsDesigner.modeler.saveXML({ format: true })).xml")
+        original = (PROCESSES_DIR / f"{key}.bpmn").read_bytes()
+        changes = diff_diagrams(original, saved.encode("utf-8"))
+        assert changes.empty, (key, changes.to_dict())
+        assert page.evaluate("() => eomsDesigner.droppedElements.length") == 0
+        with db.sessions() as s:
+            pe.repository.validate(s, saved.encode("utf-8"), f"{key}.bpmn")  # raises if refused
