@@ -68,9 +68,16 @@ def open_task(page: Page, key: str, step: str) -> int:
     return int(page.url.rsplit("/", 1)[1])
 
 
-def field(page: Page, key: str):  # type: ignore[no-untyped-def]
-    """The ``.field`` box around the input of form key ``key``."""
-    return page.locator("#complete-form .field").filter(has=page.locator(f"#f-{key}"))
+def viewer_field(page: Page, label: str):  # type: ignore[no-untyped-def]
+    """The form-js viewer's field with this label (the task form as the analyst designed it)."""
+    return page.locator("#form-viewer .fjs-form-field:not(.fjs-form-field-grouplike)").filter(
+        has=page.locator(".fjs-form-field-label", has_text=re.compile(rf"^\s*{re.escape(label)}\s*\*?\s*$")))
+
+
+def choose(page: Page, label: str, option: str) -> None:
+    """Pick ``option`` in the viewer's select field ``label``."""
+    viewer_field(page, label).locator(".fjs-input-group, .fjs-select-display, input").first.click()
+    page.locator("#form-viewer .fjs-dropdownlist-item", has_text=option).click()
 
 
 # -- engine helpers (for the steps a test does not look at) --------------------------------------------------
@@ -165,26 +172,25 @@ def test_dispatcher_reports_claims_and_accepts_then_maintainer_sees_next_step(li
     facts = page.locator(".facts")
     expect(facts).to_contain_text(FAULT["customer"])
     expect(facts).to_contain_text("广州调度员")
-    expect(page.locator("#f-fault_type")).to_have_value("中断")
+    expect(page.locator("#form-viewer")).to_have_attribute("data-ready", "true")
+    expect(viewer_field(page, "故障类型（核实）")).to_contain_text("业务中断")
 
-    # one invalid value: the required 优先级 cleared; the other input is kept and the error sits by the field
-    page.select_option("#f-fault_type", "劣化")
-    page.select_option("#f-priority", "")
-    page.fill("#f-accept_note", "已电话核实，质量劣化")
+    # one value missing: the required 优先级 cleared; the viewer says so by the field before anything is sent,
+    # and what was typed stays
+    posts.clear()
+    choose(page, "故障类型（核实）", "质量劣化")
+    viewer_field(page, "优先级（核实）").locator(".fjs-select-cross").click()
+    viewer_field(page, "受理说明").locator("textarea").fill("已电话核实，质量劣化")
     page.locator("#complete-form button[type=submit]").click()
-    expect(page).to_have_url(re.compile(rf"/tasks/{task_id}/complete$"))
-    expect(page.locator("main .alert-error")).to_contain_text("表单有误")
-    expect(field(page, "priority").locator(".error-text")).to_be_visible()
-    expect(field(page, "priority")).to_have_class(re.compile(r"\bfield-error\b"))
-    expect(page.locator("#complete-form .error-text")).to_have_count(1)
-    expect(page.locator("#f-fault_type")).to_have_value("劣化")
-    expect(page.locator("#f-accept_note")).to_have_value("已电话核实，质量劣化")
-    expect(page.locator("#f-priority")).to_have_value("")
-    assert task_status(db, task_id)[1] == "ready"
+    expect(viewer_field(page, "优先级（核实）").locator(".fjs-form-field-error")).to_have_text("必填")
+    expect(page.locator(".form-viewer-summary")).to_contain_text("优先级（核实）：必填")
+    expect(viewer_field(page, "故障类型（核实）")).to_contain_text("质量劣化")
+    expect(viewer_field(page, "受理说明").locator("textarea")).to_have_value("已电话核实，质量劣化")
+    assert posts == [] and task_status(db, task_id)[1] == "ready"
     screenshot(page, "task-form-error")
 
     # fixed and sent: back on the portal with the flash, the step in 已办 and gone from 待办
-    page.select_option("#f-priority", "紧急")
+    choose(page, "优先级（核实）", "紧急")
     page.locator("#complete-form button[type=submit]").click()
     expect(page).to_have_url(re.compile(r"/portal/$"))
     expect(flash(page)).to_contain_text("已提交：故障受理。")
@@ -199,7 +205,7 @@ def test_dispatcher_reports_claims_and_accepts_then_maintainer_sees_next_step(li
     expect(todo_row(page, key, "故障处理").get_by_role("button", name="签收")).to_be_visible()
     screenshot(page, "home")
     open_task(page, key, "故障处理")
-    expect(page.locator("#complete-form #f-progress")).to_be_visible()
+    expect(viewer_field(page, "处理进展")).to_be_visible()
     expect(page.locator("#task-form .alert-info")).to_contain_text("尚未签收")
     expect(page.locator("#timeline")).to_contain_text("故障受理")
     screenshot(page, "task-page")
@@ -234,8 +240,8 @@ def test_transfer_to_a_colleague_and_return_from_audit(live_server: str, page: P
     expect(transferred).to_contain_text("故障点在天河机房，转迈克处理")
     expect(transferred).to_contain_text("广州维护员")
     expect(transferred).to_contain_text("mike")
-    page.fill("#f-progress", HANDLE["progress"])
-    page.check("#f-onsite")
+    viewer_field(page, "处理进展").locator("textarea").fill(HANDLE["progress"])
+    viewer_field(page, "需要上门").locator("input").check()
     page.locator("#complete-form button[type=submit]").click()
     expect(flash(page)).to_contain_text("下一环节：恢复回单")
     expect(todo_row(page, key, "恢复回单")).to_have_count(1)
@@ -281,9 +287,14 @@ def test_upload_report_on_receipt_and_download_it(live_server: str, page: Page, 
     login(page, base, "gz_maintainer")
     assert open_task(page, key, "恢复回单") == receipt
     expect(page.locator("input[type=file][name=report__upload]")).to_have_attribute("accept", ".pdf,.doc,.docx")
-    page.select_option("#f-cause", RECEIPT["cause"])
-    page.fill("#f-measures", RECEIPT["measures"])
-    page.fill("#f-recovery_time", RECEIPT["recovery_time"])
+    choose(page, "故障原因", "光缆中断")
+    viewer_field(page, "处理措施").locator("textarea").fill(RECEIPT["measures"])
+    when = viewer_field(page, "恢复时间").locator("input.fjs-input")
+    day, hour = RECEIPT["recovery_time"].split("T")
+    when.nth(0).fill(day)
+    when.nth(0).press("Tab")
+    when.nth(1).fill(hour)
+    when.nth(1).press("Tab")
     page.set_input_files("input[type=file][name=report__upload]",
                          files=[{"name": "故障处理报告.pdf", "mimeType": "application/pdf", "buffer": PDF}])
     page.locator("#complete-form button[type=submit]").click()

@@ -1,5 +1,9 @@
 """The task page: the work order's key facts, the step's form, attachments, the history, and the actions
-this step allows (complete, claim, transfer, return, suspend/resume, annotate, urge, extension)."""
+this step allows (complete, claim, transfer, return, suspend/resume, annotate, urge, extension).
+
+The form is rendered on the server (the page works without JavaScript) and, in the browser, shown with the
+form-js viewer (``static/forms.js``), which posts its data as JSON in ``form_json`` with the same form (CSRF,
+buttons, file inputs). Either way the engine validates the submission against the schema, field by field."""
 
 from __future__ import annotations
 
@@ -18,7 +22,16 @@ from engine.tasks.models import HumanTask
 from webapp import db
 from webapp.auth import me
 from webapp.errors import fail_to
-from webapp.formdata import file_fields, parse_form
+from webapp.formdata import (
+    FORM_JSON,
+    FormJsonError,
+    add_attachment,
+    file_fields,
+    parse_form,
+    parse_form_json,
+    viewer_data,
+    viewer_schema,
+)
 from webapp.i18n import current_language, gettext
 from webapp.messages import attachment_refused, explain, field_errors
 from webapp.orders.views_data import instance_view
@@ -39,14 +52,21 @@ def show(task_id: int, values: dict[str, Any] | None = None, errors: dict[str, s
     row = _row(task_id)
     view = instance_view(s, row.instance_id)
     schema = pe.runtime.task_form(s, row) if row.form_key else None
+    sent = values
     if values is None:
         values = row.data if row.status != "ready" else pe.runtime.task_data(s, row)
     offered, supervisor = is_offered_to(user, row), oversees(s, user, row.org_unit_id)
     post = s.get(Post, row.post_id) if row.post_id else None
+    shown = viewer_schema(schema) if row.status == "ready" and offered and not row.suspended_at else None
+    data = None
+    if shown is not None:  # what the viewer starts from: the step's data, and what was sent when it came back
+        forms = [pe.forms.schema(s, form_id) for form_id in (view.definition.forms or {}).values()]
+        data = viewer_data([schema, *forms], pe.runtime.task_data(s, row) if sent is not None else values, sent)
     return render_template(
         "tasks/show.html", task=row, view=view, schema=schema, values=values or {}, errors=errors or {},
         now=pe.ctx.clock(), offered=offered, supervisor=supervisor, user=user,
         post_name=post.name if post else None, can_act=row.status == "ready" and (offered or supervisor),
+        viewer_schema=shown, viewer_data=data,
     ), status
 
 
@@ -57,14 +77,25 @@ def complete(task_id: int) -> Response | tuple[str, int]:
     row = _row(task_id)
     schema = pe.runtime.task_form(s, row) if row.form_key else None
     components = (schema or {}).get("components") or []
-    data = parse_form(components, request.form)
+    raw = request.form.get(FORM_JSON)
+    if raw is None:  # the server's HTML fields (no JavaScript)
+        data = parse_form(components, request.form)
+    else:  # the form-js viewer's data; its filepicker fields stay the server's (chosen attachments, uploads)
+        try:
+            data = parse_form_json(components, raw)
+        except FormJsonError as err:
+            flash(gettext("表单有误，请按提示修改后再提交。"), "error")
+            return show(task_id, errors={FORM_JSON: err.text(current_language())}, status=422)
+        for key in file_fields(components):
+            if key not in data:
+                data[key] = request.form.getlist(key)
     for key in file_fields(components):  # new uploads first, kept even if the form is sent back
         for upload in request.files.getlist(f"{key}__upload"):
             if upload and upload.filename:
                 fail_to(partial(_upload_refused, task_id, data, upload.filename))
                 attachment = pe.tasks.upload(s, task_id, user, filename=upload.filename, data=upload.read())
                 s.commit()
-                data.setdefault(key, []).append(str(attachment.id))
+                add_attachment(data, key, attachment.id)
     fail_to(partial(_sent_back, task_id, data))
     created = pe.tasks.complete(s, task_id, user, data)
     s.commit()
