@@ -107,16 +107,16 @@ def test_login_follows_a_local_next_only(plain_app: Flask):
     form = {"csrf_token": token, "username": "alice", "password": PASSWORD}
     response = client.post("/auth/login?next=/orders/", data=form)
     assert urlparse(response.headers["Location"]).path == "/orders/"
-    client.get("/auth/logout")
+    logout_post(client)
     for evil in ("//evil.example/", "https://evil.example/"):
         token = csrf_token(text(client.get("/auth/login")))
         response = client.post(f"/auth/login?next={evil}", data={**form, "csrf_token": token})
         assert response.status_code == 302
         assert urlparse(response.headers["Location"]).netloc in ("", "localhost"), response.headers["Location"]
-        client.get("/auth/logout")
+        logout_post(client)
 
 
-OPEN = {"static", "vendor.asset", "set_language", "auth.login", "auth.logout", "index"}
+OPEN = {"static", "vendor.asset", "set_language", "auth.login", "auth.logout", "auth.logout_page", "index"}
 
 
 def test_every_page_and_action_requires_login(plain_app: Flask, db: Database):
@@ -144,6 +144,11 @@ def test_every_page_and_action_requires_login(plain_app: Flask, db: Database):
     assert urlparse(client.get("/").headers["Location"]).path == "/portal/"  # and from there to the login page
 
 
+def logout_post(client: FlaskClient) -> None:
+    """Log out as the top bar's button does (a POST with the page's CSRF token)."""
+    client.post("/auth/logout", data={"csrf_token": csrf_token(text(client.get("/portal/")))})
+
+
 def test_logout(plain_app: Flask):
     client = plain_app.test_client()
     login(client, "alice")
@@ -151,13 +156,18 @@ def test_logout(plain_app: Flask):
     response = client.post("/auth/logout", data={"csrf_token": csrf_token(text(client.get("/portal/")))})
     assert goes_to_login(response)
     assert goes_to_login(client.get("/portal/"))
-    # the link form works too, and logging out twice is harmless
+    # a GET (a link, a bookmark, another site's <img>) does not log anyone out: it offers the button
     login(client, "alice")
-    assert goes_to_login(client.get("/auth/logout"))
-    assert goes_to_login(client.get("/auth/logout"))
-    assert not logged_in(client)
-    # the countdown's own logout says why
+    page = client.get("/auth/logout")
+    assert page.status_code == 200 and 'action="/auth/logout"' in text(page) and logged_in(client)
+    assert client.get("/auth/logout?reason=idle").status_code == 200 and logged_in(client)  # not idle yet
+    assert client.post("/auth/logout").status_code == 400 and logged_in(client)  # no CSRF token, no logout
+    logout_post(client)
+    assert goes_to_login(client.get("/auth/logout")) and not logged_in(client)  # twice is harmless
+    # the countdown's own visit once the idle time has run out ends the session and says why
     login(client, "alice")
+    with client.session_transaction() as session:
+        session["last_active"] = time.time() - 10_000
     assert goes_to_login(client.get("/auth/logout?reason=idle"))
     assert IDLE in text(client.get("/auth/login"))
     assert not logged_in(client)
@@ -319,7 +329,7 @@ def test_language_switch(plain_app: Flask):
     client.get("/lang/en", headers={"Referer": "http://localhost/portal/"})
     assert '<html lang="en">' in text(client.get("/portal/"))
     assert '<html lang="en">' in text(client.get("/orders/"))  # for the whole session
-    client.get("/auth/logout")
+    logout_post(client)
     assert '<html lang="en">' in text(client.get("/auth/login"))  # the logout keeps it too
     assert client.get("/lang/xx").status_code == 302  # an unknown language changes nothing
     assert '<html lang="en">' in text(client.get("/auth/login"))

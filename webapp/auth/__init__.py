@@ -20,7 +20,7 @@ from webapp.i18n import gettext, lazy_gettext
 from webapp.security import local_target
 
 bp = Blueprint("auth", __name__, url_prefix="/auth", template_folder="templates")
-OPEN_ENDPOINTS = {"auth.login", "auth.logout", "static", "vendor.asset", "set_language"}
+OPEN_ENDPOINTS = {"auth.login", "auth.logout", "auth.logout_page", "static", "vendor.asset", "set_language"}
 
 
 class Account(UserMixin):
@@ -106,8 +106,28 @@ def login() -> Response | str | tuple[str, int]:
     return render_template("auth/login.html", form=form, error=None)
 
 
-@bp.route("/logout", methods=["GET", "POST"])
+@bp.get("/logout")
+def logout_page() -> Response | str:
+    """A link, a bookmark or another site's image cannot log anyone out: a live session gets a page with the
+    logout button (a POST with the CSRF token). Only the idle countdown's own visit, once the server's idle
+    time has really run out, ends the session here."""
+    if current_user.is_authenticated and not _idle_expired():
+        return render_template("auth/logout.html")
+    return _end_session()
+
+
+@bp.post("/logout")
 def logout() -> Response:
+    return _end_session()
+
+
+def _idle_expired() -> bool:
+    limit = current_app.config["EOMS_IDLE_LOGOUT_SECONDS"]
+    last = session.get("last_active", 0)
+    return bool(limit > 0 and last and time.time() - last > limit and request.args.get("reason") == "idle")
+
+
+def _end_session() -> Response:
     logout_user()
     lang = session.get("lang")
     session.clear()
