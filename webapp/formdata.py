@@ -14,6 +14,7 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from engine.forms.schema import VALUE_TYPES, fields
+from webapp.security import clean_text
 
 _INDEX = re.compile(r"^\[(\d+)\]\.")
 
@@ -89,14 +90,15 @@ def parse_form_json(components: list[dict[str, Any]], raw: str) -> dict[str, Any
 
 
 def _plain(value: Any) -> Any:
-    """``value`` with NUL characters taken out of its texts, as from every posted field (CleanRequest); a text
+    """``value`` with NUL characters and bidirectional-override controls taken out of its texts, as from every
+    posted field (CleanRequest); a text
     with a lone surrogate (``"\\ud800"``) is no text at all."""
     if isinstance(value, str):
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise FormJsonError("malformed") from None
-        return value.replace("\x00", "")
+        return clean_text(value)
     if isinstance(value, list):
         return [_plain(v) for v in value]
     if isinstance(value, dict):

@@ -39,25 +39,40 @@ def apply_security_headers(response: Response) -> Response:
     return response
 
 
+# NUL (PostgreSQL refuses it in text) and the bidirectional embedding, override and isolate controls, with
+# which a note or a name can be made to read backwards (U+202A-U+202E, U+2066-U+2069)
+_UNWANTED = {0x00: None, **{c: None for c in range(0x202A, 0x202F)}, **{c: None for c in range(0x2066, 0x206A)}}
+
+
+def clean_text(value: str) -> str:
+    """``value`` without NUL characters and bidirectional-override controls."""
+    return value.translate(_UNWANTED)
+
+
+def _needs_cleaning(value: str) -> bool:
+    return value != value.translate(_UNWANTED)
+
+
 class CleanRequest(Request):
-    """A request whose query and form values never carry NUL characters: no browser sends them on purpose,
-    PostgreSQL refuses them in text, and a stray one must not turn a search into a server error."""
+    """A request whose query and form values never carry NUL characters or bidirectional-override controls: no
+    browser sends them on purpose, PostgreSQL refuses NUL in text (a stray one must not turn a search into a
+    server error), and the controls would make a note read backwards."""
 
     @cached_property
     def args(self) -> ImmutableMultiDict[str, str]:
-        return _without_nul(Request.args.fget(self))  # type: ignore[attr-defined]
+        return _cleaned(Request.args.fget(self))  # type: ignore[attr-defined]
 
     def _load_form_data(self) -> None:
         super()._load_form_data()
         form = self.__dict__.get("form")
         if form is not None:
-            self.__dict__["form"] = _without_nul(form)
+            self.__dict__["form"] = _cleaned(form)
 
 
-def _without_nul(values: MultiDict[str, str]) -> ImmutableMultiDict[str, str]:
-    if not any("\x00" in v for v in values.values()):
+def _cleaned(values: MultiDict[str, str]) -> ImmutableMultiDict[str, str]:
+    if not any(_needs_cleaning(v) for v in values.values()):
         return values  # type: ignore[return-value]
-    return ImmutableMultiDict([(k, v.replace("\x00", "")) for k, v in values.items(multi=True)])
+    return ImmutableMultiDict([(k, clean_text(v)) for k, v in values.items(multi=True)])
 
 
 def local_target(target: str | None, fallback: str) -> str:

@@ -541,6 +541,10 @@ def test_lane_and_service_task_groups(designer_page, server: FakeServer) -> None
     assert "个错误" in button.inner_text()
     assert button.evaluate("b => getComputedStyle(b).backgroundColor") not in ("rgba(0, 0, 0, 0)", "transparent")
     d.select(new_id)
+    # the panel shows the new task (no handler yet) before it is changed: not the task selected before
+    page.wait_for_function("() => { const h = document.querySelector('.bio-properties-panel-header-label');"
+                           " const s = document.querySelector('#bio-properties-panel-eoms-handler');"
+                           " return h && h.textContent.includes('新服务') && s && s.value === ''; }")
     page.select_option("#bio-properties-panel-eoms-handler", "dispatch.route")
     page.wait_for_selector("#bio-properties-panel-eoms-param-region")  # the handler's parameters
     assert "region（必填）" in page.locator('[data-group-id="group-eoms-service"]').inner_text()

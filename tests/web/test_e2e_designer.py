@@ -65,8 +65,11 @@ ADD_REVIEW_STEP = """() => {
 
 
 def select(page: Page, element_id: str) -> None:
+    """Select the element and wait until the properties panel shows it (it re-renders asynchronously)."""
     page.evaluate("id => { const m = eomsDesigner.modeler;"
                   " m.get('selection').select(m.get('elementRegistry').get(id)); }", element_id)
+    page.wait_for_function("id => { const input = document.querySelector('#bio-properties-panel-id');"
+                           " return input && input.value === id; }", arg=element_id)
 
 
 def lint_rules(page: Page, element_id: str) -> list[str]:
