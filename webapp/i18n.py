@@ -56,8 +56,11 @@ def month_start(moment: datetime) -> datetime:
 
 
 def duration_text(seconds: float) -> str:
-    """'3小时20分' / '3 h 20 min' style, for time left and time overdue."""
+    """'3小时20分' / '3 h 20 min' style, for time left and time overdue; under a minute is '不足1分钟' (a
+    badge never says '剩余 0分' with seconds left, nor '已超时 0分' just after the deadline)."""
     seconds = int(abs(seconds))
+    if seconds < 60:
+        return gettext("不足1分钟")
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60

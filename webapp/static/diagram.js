@@ -12,6 +12,7 @@
   function duration(seconds) {
     if (seconds === null || seconds === undefined) { return "—"; }
     const s = Math.abs(seconds), d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
+    if (s < 60) { return zh ? "不足1分钟" : "under a minute"; }
     if (zh) { return (d ? d + "天" : "") + (h ? h + "小时" : "") + ((m || (!d && !h)) ? m + "分" : ""); }
     return [d ? d + " d" : "", h ? h + " h" : "", (m || (!d && !h)) ? m + " min" : ""].filter(Boolean).join(" ");
   }
