@@ -35,6 +35,7 @@ from webapp.formdata import (
 from webapp.i18n import current_language, gettext
 from webapp.messages import attachment_refused, explain, field_errors
 from webapp.orders.views_data import instance_view
+from webapp.tasks.rework import rejections
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks", template_folder="templates")
 
@@ -51,6 +52,7 @@ def show(task_id: int, values: dict[str, Any] | None = None, errors: dict[str, s
     s, pe, user = db.session(), db.engine(), me()
     row = _row(task_id)
     view = instance_view(s, row.instance_id)
+    reasons = rejections(s, pe, view)
     schema = pe.runtime.task_form(s, row) if row.form_key else None
     sent = values
     if values is None:
@@ -66,7 +68,8 @@ def show(task_id: int, values: dict[str, Any] | None = None, errors: dict[str, s
         "tasks/show.html", task=row, view=view, schema=schema, values=values or {}, errors=errors or {},
         now=pe.ctx.clock(), offered=offered, supervisor=supervisor, user=user,
         post_name=post.name if post else None, can_act=row.status == "ready" and (offered or supervisor),
-        viewer_schema=shown, viewer_data=data,
+        viewer_schema=shown, viewer_data=data, rejection=reasons.get(row.id),
+        rejected={r.event_id: r.reason for r in reasons.values()},
     ), status
 
 
