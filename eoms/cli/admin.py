@@ -11,6 +11,7 @@ from engine.migrate import upgrade_to_head
 from eoms.cli.common import App, emit_json, pass_app, print_table
 from eoms.demo import DEFAULT_PASSWORD, seed_demo
 from eoms.wiring import build_engine
+from webapp.auth.attempts import unlock as unlock_logins
 
 
 def register_admin_commands(cli: click.Group) -> None:
@@ -117,3 +118,14 @@ def user_add(app: App, username: str, display_name: str, password: str, posts: t
                                          org_code=org_code, post_codes=codes, role=role, phone=phone)
         click.echo(f"user {u.username} ({u.display_name}) added to {org_code} as {role}"
                    + (f", posts {', '.join(codes)}" if codes else ""))
+
+
+@user.command("unlock")
+@click.argument("username")
+@pass_app
+def user_unlock(app: App, username: str) -> None:
+    """Forget USERNAME's failed logins: the login throttle lets the user in at once."""
+    with app.transaction() as s:
+        app.engine.identity.get_user(s, username)  # an unknown name is an error, not a silent no-op
+        forgotten = unlock_logins(s, username)
+    click.echo(f"user {username}: {forgotten} failed login(s) forgotten")

@@ -17,8 +17,10 @@ from engine.db import utcnow
 from engine.history.models import HistoryEvent
 from engine.identity.models import User
 from engine.tasks.models import HumanTask
+from eoms.cli import main
 from tests.conftest import PASSWORD, Database
 from tests.web.conftest import csrf_token, login, make_web_app, post
+from webapp.auth.attempts import unlock
 from webapp.auth.models import LoginAttempt
 from webapp.portal.models import Note
 
@@ -184,20 +186,56 @@ def test_an_account_deactivated_meanwhile_is_logged_out(plain_app: Flask, db: Da
 
 # -- the rate limit ---------------------------------------------------------------------------------------
 def test_login_rate_limit(plain_app: Flask, db: Database):
+    """Five failures of a name from one client: that client waits 30 s, then doubling delays; the message says
+    how long. Another user from the same client is not affected."""
     client = plain_app.test_client()
     for _ in range(5):
         assert login(client, "alice", "wrong").status_code == 401
-    blocked = login(client, "alice")  # the right password, too late
+    blocked = login(client, "alice")  # the right password, too soon
     assert blocked.status_code == 429
-    assert TOO_MANY in text(blocked) and "15 分钟" in text(blocked)
+    assert TOO_MANY in text(blocked) and "30 秒后再试" in text(blocked)
     assert not logged_in(client)
-    assert login(client, "alice", "wrong").status_code == 429
     assert attempts(db, "alice") == [False] * 5  # refused attempts are not even checked nor recorded
+    # after the wait the right password gets in; another wrong one waits twice as long
+    age_failures(db, seconds=31)
+    assert login(client, "alice", "wrong").status_code == 401
+    assert "1 分钟后再试" in text(login(client, "alice"))
+    age_failures(db, seconds=61)
+    assert login(client, "alice").status_code == 302
     # another user (from the same address) is not affected
     other = plain_app.test_client()
     assert login(other, "anna").status_code == 302
     assert logged_in(other)
     assert attempts(db, "anna") == [True]
+
+
+def age_failures(db: Database, seconds: int) -> None:
+    """Move every recorded attempt ``seconds`` into the past (the time the throttle counts from)."""
+    with db.sessions.begin() as s:
+        for row in s.scalars(select(LoginAttempt)):
+            row.at = row.at - timedelta(seconds=seconds)
+
+
+def test_someone_guessing_elsewhere_cannot_keep_the_user_out_of_a_known_machine(plain_app: Flask, db: Database):
+    """20 failures of alice's name from other clients slow her account down everywhere — but not on the
+    browser she logged in from before; an administrator's unlock clears it for every client."""
+    mine = plain_app.test_client()
+    assert login(mine, "alice").status_code == 302  # her own machine, remembered by a signed cookie
+    logout_post(mine)
+    with db.sessions.begin() as s:
+        now = utcnow()
+        for n in range(20):
+            s.add(LoginAttempt(username="alice", remote_addr=f"10.0.0.{n}", success=False, at=now))
+    stranger = plain_app.test_client()
+    assert login(stranger, "alice").status_code == 429  # a new browser, even with the right password
+    assert login(mine, "alice").status_code == 302  # the known machine gets in
+    logout_post(mine)
+    forged = plain_app.test_client()
+    forged.set_cookie("eoms_machine", "not-signed")
+    assert login(forged, "alice").status_code == 429
+    with db.sessions.begin() as s:
+        assert unlock(s, "alice") == 20
+    assert login(stranger, "alice").status_code == 302
 
 
 def test_the_limit_is_a_setting_and_old_failures_do_not_count(db: Database, tmp_path):  # type: ignore[no-untyped-def]
@@ -360,3 +398,16 @@ def test_password_hashes_security_headers_and_session_cookie(plain_app: Flask, d
         assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
         assert response.headers["X-Frame-Options"] == "DENY"
         assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_an_administrator_unlocks_an_account_from_the_command_line(plain_app: Flask, db: Database, monkeypatch,
+                                                                    capsys):
+    client = plain_app.test_client()
+    for _ in range(5):
+        login(client, "alice", "wrong")
+    assert login(client, "alice").status_code == 429
+    monkeypatch.setenv("EOMS_DATABASE_URL", db.url)
+    assert main(["user", "unlock", "alice"]) == 0
+    assert "5 failed login(s) forgotten" in capsys.readouterr().out
+    assert login(client, "alice").status_code == 302
+    assert main(["user", "unlock", "nobody"]) == 1

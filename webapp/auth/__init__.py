@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
+from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
@@ -87,10 +89,12 @@ def login() -> Response | str | tuple[str, int]:
         addr = request.remote_addr or "-"  # the client's, through EOMS_PROXY_HOPS reverse proxies
         s, now = db.session(), utcnow()
         attempts.prune(s, now)
-        if attempts.too_many(s, username, addr, db.settings().login_max_failures, now):
+        wait = attempts.wait_before(s, username, addr, db.settings().login_max_failures, now,
+                                    known_machine=username in known_machines())
+        if wait:
             s.commit()
             return render_template("auth/login.html", form=form, error=gettext(
-                "登录失败次数过多，请 %(n)s 分钟后再试。", n=int(attempts.WINDOW.total_seconds() // 60))), 429
+                "登录失败次数过多，请 %(wait)s后再试。", wait=wait_text(wait))), 429
         row = db.engine().identity.authenticate(s, username, form.password.data)
         attempts.record(s, username, addr, row is not None, now)
         s.commit()
@@ -102,8 +106,43 @@ def login() -> Response | str | tuple[str, int]:
             session["lang"] = lang
         login_user(Account(row))
         session["last_active"] = time.time()
-        return redirect(local_target(request.args.get("next"), url_for("index")))
+        response = redirect(local_target(request.args.get("next"), url_for("index")))
+        remember_machine(response, row.username)
+        return response
     return render_template("auth/login.html", form=form, error=None)
+
+
+MACHINE_COOKIE = "eoms_machine"
+MACHINE_DAYS = 180
+
+
+def _machine_signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="eoms-known-machine")
+
+
+def known_machines() -> list[str]:
+    """The user names that logged in from this browser before (a signed cookie; forged or old ones count not)."""
+    raw = request.cookies.get(MACHINE_COOKIE)
+    if not raw:
+        return []
+    try:
+        names = _machine_signer().loads(raw)
+    except BadSignature:
+        return []
+    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+
+
+def remember_machine(response: Response, username: str) -> None:
+    names = [username, *[n for n in known_machines() if n != username]][:5]
+    response.set_cookie(MACHINE_COOKIE, _machine_signer().dumps(names), max_age=MACHINE_DAYS * 86400,
+                        httponly=True, samesite="Lax", secure=current_app.config.get("SESSION_COOKIE_SECURE", False))
+
+
+def wait_text(wait: timedelta) -> str:
+    seconds = max(1, int(wait.total_seconds() + 0.999))
+    if seconds < 60:
+        return gettext("%(n)s 秒", n=seconds)
+    return gettext("%(n)s 分钟", n=-(-seconds // 60))
 
 
 @bp.get("/logout")
