@@ -18,10 +18,9 @@ from webapp import db
 from webapp.access import roles_required
 from webapp.auth import me
 from webapp.designer import forms, service, versions
-from webapp.designer.common import DESIGNERS, MAX_XML_BYTES, issues_json, issues_text, lang, posted_xml
+from webapp.designer.common import DESIGNERS, MAX_XML_BYTES, issues_json, issues_text, lang, posted_xml, refused
 from webapp.errors import fail_to, rollback
 from webapp.i18n import gettext
-from webapp.messages import explain
 
 bp = Blueprint("designer", __name__, url_prefix="/designer", template_folder="templates")
 UNSAFE_RULES = frozenset({"script-invalid", "condition-invalid", "expression-invalid", "parameter-invalid"})
@@ -124,12 +123,8 @@ def save(key: str) -> Response | tuple[Response, int]:
     text = posted_xml()
     try:
         draft = service.save_draft(s, me(), key, text, pe.ctx.clock())
-    except BpmnValidationError as err:
-        rollback()
-        return jsonify(ok=False, issues=issues_json(err.issues)), 422
     except EomsError as err:
-        rollback()
-        return jsonify(ok=False, error=explain(err), code=str(err.code)), 422
+        return refused(err)
     s.commit()
     return jsonify(ok=True, saved_at=draft.updated_at.isoformat())
 
@@ -169,12 +164,8 @@ def deploy(key: str) -> Response | tuple[Response, int]:
         for form_key, schema in sorted((draft.forms or {}).items() if draft is not None else []):
             pe.forms.deploy(s, form_key, json.dumps(schema, ensure_ascii=False).encode("utf-8"), f"{form_key}.json")
         results = pe.repository.deploy(s, text.encode("utf-8"), filename, deployed_by=me())
-    except BpmnValidationError as err:
-        rollback()
-        return jsonify(ok=False, issues=issues_json(err.issues)), 422
     except EomsError as err:
-        rollback()
-        return jsonify(ok=False, error=explain(err), code=str(err.code)), 422
+        return refused(err)
     service.discard_draft(s, me(), key)
     s.commit()
     return jsonify(ok=True, results=[{"key": r.key, "version": r.version, "created": r.created} for r in results])

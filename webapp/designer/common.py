@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, request
+from flask import Response, abort, jsonify, request
 
-from engine.errors import ValidationIssue
+from engine.errors import BpmnValidationError, EomsError, ValidationIssue
 from engine.repository.rules import rule_text
+from webapp.errors import rollback
 from webapp.i18n import current_language
+from webapp.messages import explain
 
 DESIGNERS = ("analyst", "admin")
 MAX_XML_BYTES = 5 * 1024 * 1024
@@ -43,3 +45,12 @@ def issues_json(issues: list[ValidationIssue]) -> list[dict[str, Any]]:
 
 def issues_text(issues: list[ValidationIssue]) -> str:
     return "；".join(f"{rule_text(i.rule, lang())}（{i.message}）" for i in issues[:5])
+
+
+def refused(err: EomsError) -> tuple[Response, int]:
+    """A JSON call that the engine refused: rolled back, 422 with the issues (pinned by the page) or the
+    explanation of the error's code."""
+    rollback()
+    if isinstance(err, BpmnValidationError):
+        return jsonify(ok=False, issues=issues_json(err.issues)), 422
+    return jsonify(ok=False, error=explain(err), code=str(err.code)), 422

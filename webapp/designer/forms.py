@@ -6,15 +6,13 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import generate_csrf
 
-from engine.errors import BpmnValidationError, EomsError
+from engine.errors import EomsError
 from webapp import db
 from webapp.access import roles_required
 from webapp.auth import me
 from webapp.designer import service
-from webapp.designer.common import DESIGNERS, issues_json, posted_json
-from webapp.errors import rollback
+from webapp.designer.common import DESIGNERS, posted_json, refused
 from webapp.i18n import gettext
-from webapp.messages import explain
 
 bp = Blueprint("forms", __name__, template_folder="templates")
 
@@ -48,11 +46,7 @@ def save_form(key: str, form_key: str) -> Response | tuple[Response, int]:
     schema = posted_json("schema")
     try:
         draft = service.save_form(s, me(), key, form_key, schema, pe.ctx.clock())
-    except BpmnValidationError as err:
-        rollback()
-        return jsonify(ok=False, issues=issues_json(err.issues)), 422
     except EomsError as err:
-        rollback()
-        return jsonify(ok=False, error=explain(err)), 422
+        return refused(err)
     s.commit()
     return jsonify(ok=True, saved_at=draft.updated_at.isoformat(), forms=sorted(draft.forms))
