@@ -178,8 +178,8 @@ def _move(ctx: EngineContext, op: InstanceOperation, target: LoadedDefinition, r
 def _replace_open_rows(ctx: EngineContext, session: Session, instance: ProcessInstance, target: LoadedDefinition,
                        op: InstanceOperation) -> None:
     """Open task rows take the target's post, form, actions and limit; deadlines counted from arrival."""
-    extended = select(HistoryEvent.human_task_id).where(HistoryEvent.instance_id == instance.id,
-                                                        HistoryEvent.event_type == "task_extended")
+    extended = set(session.scalars(select(HistoryEvent.human_task_id).where(
+        HistoryEvent.instance_id == instance.id, HistoryEvent.event_type == "task_extended")))
     rows = session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id,
                                                    HumanTask.status == TaskStatus.READY)).all()
     ignored: list[tuple[str, str]] = []
@@ -192,7 +192,7 @@ def _replace_open_rows(ctx: EngineContext, session: Session, instance: ProcessIn
         row.lane, row.post_id, row.org_unit_id = where.lane, where.post_id, where.org_unit_id
         row.form_key, row.allow = props.form_key, ",".join(sorted(props.allow))
         row.node_name = task.task_spec.bpmn_name or row.node_name
-        if row.id in set(session.scalars(extended)):
+        if row.id in extended:
             continue  # an extension granted by a supervisor stands
         row.time_limit = iso_duration(props.time_limit) if props.time_limit else None
         row.calendar = props.calendar if props.time_limit else None

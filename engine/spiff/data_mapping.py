@@ -99,13 +99,12 @@ SERIALIZER_CONFIG = {InputMapping: MappingConverter, OutputMapping: MappingConve
 def attach(tree: etree._ElementTree, procs: list[BpmnProcessSpec]) -> None:
     """Replace SpiffWorkflow's handling of every ``ioSpecification`` and event data in ``procs`` by ours."""
     root = tree.getroot()
+    by_id = {el.get("id"): el for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
     for proc in procs:
         for task_spec in proc.task_specs.values():
-            bpmn_id = getattr(task_spec, "bpmn_id", None)
-            found = root.xpath("//*[@id=$i]", i=bpmn_id) if bpmn_id else []
-            if not found:
+            element = by_id.get(getattr(task_spec, "bpmn_id", None) or "")
+            if element is None:
                 continue
-            element = found[0]
             if getattr(task_spec, "io_specification", None) is not None:
                 _attach_io(task_spec, element, root)
             definition = getattr(task_spec, "event_definition", None)

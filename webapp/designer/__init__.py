@@ -86,15 +86,16 @@ def upload() -> Response:
 @bp.get("/<key>/")
 @roles_required(*DESIGNERS)
 def edit(key: str) -> str:
-    s, pe = db.session(), db.engine()
+    s = db.session()
     found = service.entry(s, me(), key)
     version = request.args.get("version", type=int)
-    config = _config(key, version, read_only=version is not None)
-    text = service.xml_to_edit(s, me(), key, version)
-    form_keys = sorted(set(service.form_keys_in(text)) | set(_draft_forms(key)))
+    drafted = dict(found.draft.forms or {}) if found.draft is not None else {}
+    config = _config(key, version, drafted, read_only=version is not None)
+    text = found.draft.bpmn_xml if found.draft is not None and version is None else \
+        service.version_row(s, key, version).bpmn_xml
+    form_keys = sorted(set(service.form_keys_in(text)) | set(drafted))
     return render_template("designer/edit.html", entry=found, version=version, config=json.dumps(config,
-                           ensure_ascii=False), handlers=pe.ctx.handlers.describe(), form_keys=form_keys,
-                           draft_forms=_draft_forms(key))
+                           ensure_ascii=False), form_keys=form_keys, draft_forms=drafted)
 
 
 @bp.get("/<key>/xml")
@@ -188,12 +189,7 @@ def _deployed(key: str) -> bool:
         return False
 
 
-def _draft_forms(key: str) -> dict[str, Any]:
-    draft = service.draft_of(db.session(), me(), key)
-    return dict(draft.forms or {}) if draft is not None else {}
-
-
-def _config(key: str, version: int | None, *, read_only: bool) -> dict[str, Any]:
+def _config(key: str, version: int | None, drafted: dict[str, Any], *, read_only: bool) -> dict[str, Any]:
     s, pe = db.session(), db.engine()
     query = {"version": version} if version else {}
     return {
@@ -207,7 +203,7 @@ def _config(key: str, version: int | None, *, read_only: bool) -> dict[str, Any]
         "lang": lang(),
         "readOnly": read_only,
         "posts": [{"code": p.code, "name": p.name} for p in s.scalars(select(Post).order_by(Post.code))],
-        "forms": sorted(pe.forms.keys(s) | set(_draft_forms(key))),
+        "forms": sorted(pe.forms.keys(s) | set(drafted)),
         "formEditorUrl": url_for("designer.forms.edit_form", key=key, form_key="__FORM__"),
         "handlers": [{"name": h["name"], "doc": h["doc"], "params": [p["name"] for p in h["params"]],
                       "required": [p["name"] for p in h["params"] if p["required"]]}

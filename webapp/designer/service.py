@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from engine.errors import BpmnValidationError, InvalidInput, NotFound, ValidationIssue
@@ -54,38 +54,45 @@ class ProcessEntry:
         return self.versions[0] if self.versions else None
 
 
-def catalogue(s: Session, owner: User) -> list[ProcessEntry]:
-    """Every deployed process key and every draft of ``owner``, keys in order."""
+def catalogue(s: Session, owner: User, key: str | None = None) -> list[ProcessEntry]:
+    """Every deployed process key (or only ``key``) and the drafts of ``owner``, keys in order."""
+
+    def only(column: Any) -> Any:
+        return column == key if key is not None else true()
+
     running = dict(s.execute(
-        select(ProcessInstance.definition_id, func.count()).where(ProcessInstance.status == InstanceStatus.RUNNING)
+        select(ProcessInstance.definition_id, func.count())
+        .where(ProcessInstance.status == InstanceStatus.RUNNING, only(ProcessInstance.process_key))
         .group_by(ProcessInstance.definition_id)).all())
     incidents = dict(s.execute(
         select(ProcessInstance.definition_id, func.count(Incident.id))
         .join(Incident, Incident.instance_id == ProcessInstance.id)
-        .where(Incident.status == IncidentStatus.OPEN).group_by(ProcessInstance.definition_id)).all())
-    users = dict(s.execute(select(User.id, User.username)).all())
+        .where(Incident.status == IncidentStatus.OPEN, only(ProcessInstance.process_key))
+        .group_by(ProcessInstance.definition_id)).all())
     entries: dict[str, ProcessEntry] = {}
     rows = s.execute(select(ProcessDefinition.id, ProcessDefinition.key, ProcessDefinition.version,
                             ProcessDefinition.name, ProcessDefinition.source_name, ProcessDefinition.deployed_at,
-                            ProcessDefinition.deployed_by_id)
+                            User.username)
+                     .outerjoin(User, User.id == ProcessDefinition.deployed_by_id)
+                     .where(only(ProcessDefinition.key))
                      .order_by(ProcessDefinition.key, ProcessDefinition.version.desc()))
     for row in rows:
-        entry = entries.setdefault(row.key, ProcessEntry(row.key, row.name))
-        entry.versions.append(VersionRow(row.id, row.version, row.name, row.source_name, row.deployed_at,
-                                         users.get(row.deployed_by_id, "") if row.deployed_by_id else "",
-                                         running.get(row.id, 0), incidents.get(row.id, 0)))
-    for draft in s.scalars(select(ProcessDraft).where(ProcessDraft.owner_id == owner.id)):
-        entry = entries.setdefault(draft.process_key, ProcessEntry(draft.process_key, draft.name))
-        entry.draft = draft
+        found = entries.setdefault(row.key, ProcessEntry(row.key, row.name))
+        found.versions.append(VersionRow(row.id, row.version, row.name, row.source_name, row.deployed_at,
+                                         row.username or "", running.get(row.id, 0), incidents.get(row.id, 0)))
+    for draft in s.scalars(select(ProcessDraft).where(ProcessDraft.owner_id == owner.id,
+                                                      only(ProcessDraft.process_key))):
+        found = entries.setdefault(draft.process_key, ProcessEntry(draft.process_key, draft.name))
+        found.draft = draft
     return [entries[k] for k in sorted(entries)]
 
 
 def entry(s: Session, owner: User, key: str) -> ProcessEntry:
     """One process key (deployed or only drafted); NotFound when it is neither."""
-    for found in catalogue(s, owner):
-        if found.key == key:
-            return found
-    raise NotFound(f"process '{key}' is neither deployed nor drafted", details={"process": key})
+    found = catalogue(s, owner, key)
+    if not found:
+        raise NotFound(f"process '{key}' is neither deployed nor drafted", details={"process": key})
+    return found[0]
 
 
 def draft_of(s: Session, owner: User, key: str) -> ProcessDraft | None:
