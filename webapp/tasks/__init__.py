@@ -35,9 +35,13 @@ from webapp.formdata import (
 from webapp.i18n import current_language, gettext
 from webapp.messages import attachment_refused, explain, field_errors
 from webapp.orders.views_data import instance_view
+from webapp.tasks import extension as extension_dialog
+from webapp.tasks import picker
 from webapp.tasks.rework import rejections
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks", template_folder="templates")
+bp.register_blueprint(picker.bp)
+bp.register_blueprint(extension_dialog.bp)
 
 
 def _row(task_id: int) -> HumanTask:
@@ -166,10 +170,7 @@ def unclaim(task_id: int) -> Response:
 @bp.post("/<int:task_id>/transfer")
 @login_required
 def transfer(task_id: int) -> Response:
-    target = request.form.get("target", "")
-    kind, _, value = target.partition(":")
-    return _act(task_id, "transfer", reason=request.form.get("reason", ""),
-                to_user=value if kind == "user" else None, to_post=value if kind == "post" else None)
+    return _act(task_id, "transfer", reason=request.form.get("reason", ""), **picker.transfer_target(request.form))
 
 
 @bp.post("/<int:task_id>/return")
@@ -206,4 +207,4 @@ def urge(task_id: int) -> Response:
 @login_required
 def extension(task_id: int) -> Response:
     action = "grant_extension" if request.form.get("grant") else "request_extension"
-    return _act(task_id, action, by=request.form.get("by", ""), reason=request.form.get("reason", ""))
+    return _act(task_id, action, **extension_dialog.extension_request(request.form))
