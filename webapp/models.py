@@ -3,5 +3,6 @@
 from webapp.auth.models import LoginAttempt
 from webapp.designer.models import ProcessDraft
 from webapp.portal.models import Announcement, Note, ScheduleEntry, UserPreference
+from webapp.tasks.models import TaskDraft
 
-__all__ = ["Announcement", "LoginAttempt", "Note", "ProcessDraft", "ScheduleEntry", "UserPreference"]
+__all__ = ["Announcement", "LoginAttempt", "Note", "ProcessDraft", "ScheduleEntry", "TaskDraft", "UserPreference"]
