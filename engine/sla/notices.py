@@ -23,6 +23,7 @@ NOTICE_EVENTS = {
     "task_escalated": "an overdue task is escalated to the supervisors of its unit",
     "task_urged": "a supervisor urged (催办) the task",
     "extension_requested": "the task's holder asked the supervisors for more time",
+    "task_reworked": "a reviewer sent the work back (驳回/退回) to this step, with a reason",
 }
 
 

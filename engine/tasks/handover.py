@@ -16,6 +16,7 @@ from engine.runtime.executor import conflict_guard
 from engine.runtime.models import ProcessInstance
 from engine.tasks.access import actionable_task, live_task, require_running, required_text, visible_task
 from engine.tasks.models import HumanTask, TaskStatus
+from engine.tasks.rework import notify_rework
 
 if TYPE_CHECKING:
     from engine.runtime.service import RuntimeService
@@ -102,6 +103,8 @@ class HandoverActions:
                 reopened.assignee_id = previous_row.completed_by_id
             event.payload = {**event.payload, "to_task": reopened.id}
             session.flush()
+        notify_rework(self.runtime.ctx, session, self.runtime.identity, op.now, [reopened], actor=user,
+                      from_step=row.node_name, reason=reason, event_id=event.id)
         return reopened
 
     def annotate(self, session: Session, task_id: int, user: User, text: str) -> None:

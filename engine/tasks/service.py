@@ -34,6 +34,7 @@ from engine.tasks.access import (
 from engine.tasks.handover import HandoverActions
 from engine.tasks.models import HumanTask, TaskStatus
 from engine.tasks.queries import TaskFilter, query_tasks
+from engine.tasks.rework import form_reason, notify_rework, reworked
 from engine.tasks.timing import TimingActions
 
 
@@ -106,7 +107,13 @@ class TaskService(HandoverActions, TimingActions):
                    node_id=row.node_id, payload={"fields": sorted(data)}, at=op.now)
             self.runtime.ctx.emit("task_completed", session, op.now, row)
             op.advance(first=task, shared=data)
-            return op.save()
+            created = op.save()
+        reason = form_reason(self.forms.schema(session, form_id), data) if row.form_key else ""
+        if reason:
+            sent_back = reworked(session, created)
+            notify_rework(self.runtime.ctx, session, self.runtime.identity, op.now, sent_back, actor=user,
+                          from_step=row.node_name, reason=reason, event_id=row.id)
+        return created
 
     def upload(self, session: Session, task_id: int, user: User, *, filename: str, data: bytes) -> Attachment:
         """Attach a file to a task the user works on (to reference from the task's form)."""

@@ -20,6 +20,7 @@ TEMPLATE_OF = {
     "task_escalated": "escalation",
     "task_urged": "urge",
     "extension_requested": "urge",
+    "task_reworked": "rework",
 }
 
 
@@ -35,7 +36,10 @@ def notice_params(ctx: ListenerContext, notice: Notice) -> dict[str, str]:
     }
     if notice.actor is not None:
         params["urger"] = notice.actor.display_name
-    if notice.event == "extension_requested":
+    if notice.event == "task_reworked":
+        params["from_step"] = str(notice.details.get("from_step", ""))
+        params["reason"] = str(notice.details.get("reason", ""))
+    elif notice.event == "extension_requested":
         params["note"] = f"申请延期 {notice.details.get('by', '')}：{notice.details.get('reason', '')}"
     elif "note" in notice.details:
         params["note"] = str(notice.details["note"])

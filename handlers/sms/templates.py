@@ -43,6 +43,8 @@ TEMPLATES: dict[str, SmsTemplate] = {
         SmsTemplate("urge", "催办",
                     "【EOMS】催办：{urger}催办工单{business_key}的“{step}”环节，请尽快处理。{note}",
                     optional=frozenset({"note"})),
+        SmsTemplate("rework", "退回通知",
+                    "【EOMS】退回：工单{business_key}被“{from_step}”环节（{urger}）退回至“{step}”，原因：{reason}。请尽快处理。"),
         SmsTemplate("completion", "完成回访",
                     "【EOMS】尊敬的{customer}：您的工单{business_key}已处理完成。如有疑问请致电{hotline}。"),
     )

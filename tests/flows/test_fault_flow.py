@@ -100,7 +100,7 @@ def test_fault_order_from_report_to_archive(pe, db, clock):
                                                                           "maintainer")
     assert (row.time_limit, row.due_at, row.warn_at) == ("PT2H", t1 + timedelta(hours=2),
                                                          t1 + timedelta(minutes=90))
-    assert row.allow == "extend,suspend,transfer"
+    assert row.allow == "extend,return,suspend,transfer"
     assert task_row(db, accept).data == ACCEPT
     assert inbox(pe, db, "sz_maintainer") == [("FAULT-0001", "handle")]
     assert inbox(pe, db, "gz_maintainer") == []

@@ -1,20 +1,18 @@
 """Why work came back (退回 / 驳回): the reason of the return action, or of the form field with which a reviewer
 rejected, shown at the top of the reopened task and in the timeline entry of the rejection (issue 12, bug 1).
 
-A form field counts as a rejection reason when the analyst marks it (form-js custom property
-``rejectReason``) or, failing that, when its key ends in ``reason``.
+Which form field carries the reason is the engine's rule (``engine.tasks.rework.form_reason``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from engine.core import ProcessEngine
-from engine.forms.schema import fields
 from engine.tasks.models import HumanTask
+from engine.tasks.rework import form_reason
 from webapp.orders.views_data import InstanceView
 
 
@@ -55,14 +53,4 @@ def rejections(s: Session, pe: ProcessEngine, view: InstanceView) -> dict[int, R
 
 def _form_reason(s: Session, pe: ProcessEngine, view: InstanceView, row: HumanTask) -> str:
     form_id = (view.definition.forms or {}).get(row.form_key or "")
-    if not form_id or not row.data:
-        return ""
-    schema: dict[str, Any] = pe.forms.schema(s, form_id)
-    candidates = list(fields(schema.get("components") or []))
-    marked = [f for f in candidates if (f.component.get("properties") or {}).get("rejectReason")]
-    named = marked or [f for f in candidates if f.key.lower().endswith("reason")]
-    for f in named:
-        value = row.data.get(f.key)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return ""
+    return form_reason(pe.forms.schema(s, form_id), row.data) if form_id and row.data else ""
