@@ -112,8 +112,10 @@ class RuntimeService(DeliveryActions):
         except IntegrityError:  # the same business key started a moment ago by someone else
             raise self._duplicate(session, process_key, business_key) from None
         with conflict_guard(f"work order {business_key}"):
-            record(session, instance.id, "instance_started", actor_id=actor_id, at=now,
-                   payload={"process_key": process_key, "version": definition_row.version})
+            started = {"process_key": process_key, "version": definition_row.version}
+            if definition.start_form:  # what the start form said, for the history of each business field
+                started["form"], started["data"] = definition.start_form, data
+            record(session, instance.id, "instance_started", actor_id=actor_id, at=now, payload=started)
             op = new_instance(self.ctx, session, instance, definition, data, actor_id, started_by)
             op.advance()  # the start event now waits on its timer
             if fire_start_timer and fire_start_timers(op.workflow, now) and op.failure is None:

@@ -348,8 +348,12 @@ def test_suspend_and_resume(web_app: Flask, db: Database):
     page = f"/tasks/{handle}"
     client = client_for(web_app, "gz_maintainer")
     due = row(db, handle).due_at
-    # steps that do not allow it refuse: 故障处理 has no 退回, 故障受理 no 挂起
-    assert NOT_ALLOWED in flashed(client, send(client, f"/tasks/{handle}/return", {"reason": "退"}))
+    # steps that do not allow it refuse: 故障受理 has no 挂起 and no 延期 (the diagram's ``allow``)
+    _, accept = start_fault(web_app, db, "NO-SUSPEND")
+    dispatcher = client_for(web_app, "gz_dispatcher")
+    assert NOT_ALLOWED in flashed(dispatcher, send(dispatcher, f"/tasks/{accept}/suspend", {"reason": "等"}))
+    assert NOT_ALLOWED in flashed(dispatcher, send(dispatcher, f"/tasks/{accept}/extension",
+                                                   {"by": "PT1H", "reason": "等"}))
     assert any(m.startswith(BAD_INPUT) for m in flashed(client, send(client, f"/tasks/{handle}/suspend",
                                                                     {"reason": ""})))
     response = send(client, f"/tasks/{handle}/suspend", {"reason": "等待客户开放机房"})
