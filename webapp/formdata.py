@@ -126,6 +126,12 @@ def file_fields(components: list[dict[str, Any]]) -> list[str]:
     return [f.key for f in fields(components) if f.type == "filepicker"]
 
 
+def file_accept(components: list[dict[str, Any]], key: str) -> Any:
+    """The ``accept`` list of the top-level file field ``key`` (None when it names none)."""
+    return next((f.component.get("accept") for f in fields(components) if f.type == "filepicker" and f.key == key),
+                None)
+
+
 def add_attachment(data: dict[str, Any], key: str, attachment_id: int) -> None:
     """Add an uploaded file to a filepicker field's value (a list of attachment ids)."""
     value = data.get(key)

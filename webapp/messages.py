@@ -72,10 +72,22 @@ FIELD_PROBLEMS: dict[str, str] = {
     "type not allowed": "不接受此类型的文件",
     "empty": "文件是空的",
     "content does not match type": "文件内容与扩展名不符",
+    "not allowed": "不在可转派范围内",
+}
+
+# the same for English pages, where the engine's word is not already the sentence part
+FIELD_PROBLEMS_EN: dict[str, str] = {
+    "unknown role": "unknown", "not an object": "wrong format", "not JSON": "wrong format",
+    "choose one": "choose either a person or a post", "needs to_post": "applies only to a transfer to a post",
+    "same person": "the task is already yours", "not a duration": "not a duration (e.g. PT2H, P1D)",
+    "no name": "the file has no name", "type not allowed": "this type of file is not accepted",
+    "empty": "the file is empty", "content does not match type": "the content does not match the file's type",
+    "not allowed": "outside the people and posts this task may go to",
 }
 
 NAMED_TARGETS = frozenset({"to_user", "to_post", "to_org"})  # an "unknown" one names nobody that exists
 MISSING = "不存在"
+MISSING_EN = "does not exist"
 
 # how Chinese pages name the fields engine services check
 FIELD_LABELS: dict[str, str] = {
@@ -83,6 +95,12 @@ FIELD_LABELS: dict[str, str] = {
     "status": "状态", "sort": "排序", "page": "页码", "scope": "范围", "to": "转派对象", "to_user": "转派人员",
     "to_post": "转派岗位", "to_org": "转派单位", "file": "附件", "body": "内容", "title": "标题", "panel": "面板",
     "data": "数据", "org": "单位",
+}
+FIELD_LABELS_EN: dict[str, str] = {
+    "reason": "Reason", "text": "Note", "note": "Note", "by": "Extension", "business_key": "Work order number",
+    "status": "Status", "sort": "Sort", "page": "Page", "scope": "Scope", "to": "Transfer to", "to_user": "Person",
+    "to_post": "Post", "to_org": "Org unit", "file": "File", "body": "Text", "title": "Title", "panel": "Panel",
+    "data": "Data", "org": "Org unit",
 }
 
 
@@ -109,7 +127,9 @@ def field_errors(err: EomsError) -> dict[str, str]:
     if not isinstance(found, dict):
         return {}
     if not chinese():
-        return {str(k): str(v) for k, v in found.items()}
+        return {str(k): MISSING_EN if str(v) == "unknown" and k in NAMED_TARGETS
+                else FIELD_PROBLEMS_EN.get(str(v), str(v) if str(v) in FIELD_PROBLEMS else "invalid")
+                for k, v in found.items()}
     return {str(k): MISSING if str(v) == "unknown" and k in NAMED_TARGETS
             else FIELD_PROBLEMS.get(str(v), FIELD_PROBLEMS["invalid"]) for k, v in found.items()}
 
@@ -125,35 +145,33 @@ def _problem_text(problem: Any, lang: str) -> str:
 
 
 def field_list(errors: dict[str, str], labels: dict[str, str] | None = None) -> str:
-    """``原因：必填；附件：文件是空的。`` — the field errors as one clause (Chinese pages)."""
+    """``原因：必填；附件：文件是空的。`` (``Reason: required; File: the file is empty.``) — the field errors as
+    one clause in the page's language."""
     if not errors:
         return ""
+    if not chinese():
+        return " " + "; ".join(f"{(labels or {}).get(k, k)}: {v}" for k, v in errors.items()) + "."
     return "；".join(f"{(labels or {}).get(k, k)}：{v}" for k, v in errors.items()) + "。"
 
 
 def explain(err: EomsError) -> str:
-    """A sentence in the page's language. Chinese adds the field errors the engine named; English adds the
-    engine's own text (which names them)."""
-    text = sentence(err)
-    if not chinese():
-        return f"{text} ({err})" if str(err) else text
+    """A sentence in the page's language, with the field errors the engine named (from its codes and details;
+    the engine's own English text is for the logs)."""
     form = "problems" in err.details  # a form's fields are named by its schema, not by the engine's services
-    return text + field_list(field_errors(err), None if form else FIELD_LABELS)
+    labels = None if form else FIELD_LABELS if chinese() else FIELD_LABELS_EN
+    return sentence(err) + field_list(field_errors(err), labels)
 
 
 def attachment_refused(err: EomsError, filename: str) -> str:
     """Why the upload of ``filename`` was refused (the allowed types when it was the type)."""
     if str(err.code) != Code.ATTACHMENT_REJECTED:
         return explain(err)
-    if not chinese():
-        return gettext("附件未能上传：%(why)s", why=str(err))
     problem = str((err.details.get("fields") or {}).get("file", ""))
-    reason = field_errors(err).get("file") or FIELD_PROBLEMS["invalid"]
+    reason = field_errors(err).get("file") or (FIELD_PROBLEMS["invalid"] if chinese() else "invalid")
     if problem == "content does not match type" and err.details.get("extension"):
-        reason = f"文件内容不是 {err.details['extension']} 格式"
+        reason = gettext("文件内容不是 %(ext)s 格式", ext=err.details["extension"])
     elif problem == "too large" and err.details.get("max_bytes"):
-        reason += f"（上限 {int(err.details['max_bytes']) / 1024 / 1024:g} MB）"
+        reason += gettext("（上限 %(mb)s MB）", mb=f"{int(err.details['max_bytes']) / 1024 / 1024:g}")
     elif err.details.get("allowed"):
-        reason += "（可接受：" + "、".join(str(a) for a in err.details["allowed"]) + "）"
-    why = f"{filename}，{reason}"
-    return gettext("附件未能上传：%(why)s", why=why)
+        reason += gettext("（可接受：%(types)s）", types="、".join(str(a) for a in err.details["allowed"]))
+    return gettext("附件未能上传：%(why)s", why=f"{filename}{'，' if chinese() else ', '}{reason}")

@@ -48,17 +48,18 @@ class AttachmentService:
         self.policy = policy
 
     def store(self, session: Session, *, instance_id: int, human_task_id: int | None, user_id: int,
-              filename: str, data: bytes, now: datetime) -> Attachment:
-        """Check and keep an uploaded file; raises :class:`InvalidInput` naming what is wrong."""
+              filename: str, data: bytes, now: datetime, accept: object = None) -> Attachment:
+        """Check and keep an uploaded file (of a type the server stores and, with ``accept``, the field takes);
+        raises :class:`InvalidInput` naming what is wrong."""
         name = clean_filename(filename)
         if not name:
             raise InvalidInput("the file has no name", {"file": "no name"}, code=Code.ATTACHMENT_REJECTED)
         extension = Path(name).suffix.lower()
-        if extension not in self.policy.extensions:
+        allowed = self.accepted(accept)
+        if extension not in allowed:
             raise InvalidInput(f"'{name}': files of type {extension or '(none)'} are not accepted; allowed: "
-                               f"{', '.join(sorted(self.policy.extensions))}", {"file": "type not allowed"},
-                               code=Code.ATTACHMENT_REJECTED,
-                               details={"extension": extension, "allowed": sorted(self.policy.extensions)})
+                               f"{', '.join(allowed)}", {"file": "type not allowed"},
+                               code=Code.ATTACHMENT_REJECTED, details={"extension": extension, "allowed": allowed})
         if not data:
             raise InvalidInput(f"'{name}' is empty", {"file": "empty"}, code=Code.ATTACHMENT_REJECTED)
         if len(data) > self.policy.max_bytes:
@@ -82,6 +83,18 @@ class AttachmentService:
         session.flush()
         return attachment
 
+    def accepted(self, accept: object = None) -> list[str]:
+        """The extensions a file field takes: what its ``accept`` names (extensions, MIME types such as
+        ``application/pdf`` or ``image/*``) as far as the server stores them; every type the server stores when
+        the field names none."""
+        named = [a.strip().lower() for a in str(accept or "").split(",") if a.strip()]
+        if not named:
+            return sorted(self.policy.extensions)
+        found: list[str] = []  # in the field's order
+        for entry in named:
+            found += [e for e in sorted(self.policy.extensions) if _matches(e, entry) and e not in found]
+        return found
+
     def get(self, session: Session, attachment_id: int) -> Attachment:
         row = session.get(Attachment, attachment_id)
         if row is None:
@@ -93,3 +106,11 @@ class AttachmentService:
         if not path.is_file():
             raise NotFound(f"the file of attachment {row.id} is missing from storage")
         return path.read_bytes()
+
+
+def _matches(extension: str, accept: str) -> bool:
+    """Whether files with ``extension`` fit one entry of an HTML ``accept`` list."""
+    if accept.startswith("."):
+        return extension == accept
+    kind = mimetypes.guess_type(f"x{extension}")[0] or ""
+    return kind == accept or (accept.endswith("/*") and kind.startswith(accept[:-1]))

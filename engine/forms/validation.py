@@ -38,7 +38,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "date": ("日期格式应为 YYYY-MM-DD", "must be a date like 2026-03-02"),
     "time": ("时间格式应为 HH:MM", "must be a time like 09:30"),
     "datetime": ("应为日期时间，如 2026-03-02T09:30", "must be a date and time like 2026-03-02T09:30"),
-    "file": ("附件无效：{why}", "invalid attachment: {why}"),
+    "file": ("附件无效", "invalid attachment"),
+    "file_id": ("附件编号无效：{value}", "not an attachment id: {value}"),
+    "file_foreign": ("附件 {id} 不属于本工单", "attachment {id} does not belong to this work order"),
+    "file_type": ("{name} 不是本栏可接受的类型（可接受：{allowed}）",
+                  "{name} is not a type this field accepts ({allowed})"),
     "one_file": ("只能上传一个文件", "only one file is allowed"),
 }
 
@@ -69,8 +73,8 @@ class FormInvalid(InvalidInput):
         return {k: p.text(lang) for k, p in self.problems.items()}
 
 
-# checks an attachment id for a field; returns a reason when it is not acceptable
-AttachmentCheck = Callable[[int, Field], str | None]
+# checks an attachment id for a field; returns the problem when it is not acceptable
+AttachmentCheck = Callable[[int, Field], "Problem | None"]
 
 
 def validate_submission(form_key: str, schema: dict[str, Any], data: dict[str, Any],
@@ -223,13 +227,13 @@ def _files(value: Any, field: Field, check: AttachmentCheck | None) -> Any:
         try:
             ids.append(int(item))
         except (TypeError, ValueError):
-            return Problem("file", (("why", f"{item!r} is not an attachment id"),))
+            return Problem("file_id", (("value", str(item)[:40]),))
     if len(ids) > 1 and not field.component.get("multiple"):
         return Problem("one_file")
     if check is None:
-        return Problem("file", (("why", "attachments cannot be checked here"),))
+        return Problem("file")  # attachments cannot be checked here (no task to check them against)
     for attachment_id in ids:
-        reason = check(attachment_id, field)
-        if reason:
-            return Problem("file", (("why", reason),))
+        problem = check(attachment_id, field)
+        if problem is not None:
+            return problem
     return ids

@@ -15,7 +15,7 @@ from engine.attachments.service import AttachmentService
 from engine.errors import Code, InvalidState
 from engine.forms.schema import Field
 from engine.forms.service import FormService
-from engine.forms.validation import AttachmentCheck
+from engine.forms.validation import AttachmentCheck, Problem
 from engine.history.service import record
 from engine.identity.access import oversees
 from engine.identity.models import User
@@ -115,25 +115,27 @@ class TaskService(HandoverActions, TimingActions):
                           from_step=row.node_name, reason=reason, event_id=row.id)
         return created
 
-    def upload(self, session: Session, task_id: int, user: User, *, filename: str, data: bytes) -> Attachment:
-        """Attach a file to a task the user works on (to reference from the task's form)."""
+    def upload(self, session: Session, task_id: int, user: User, *, filename: str, data: bytes,
+               accept: object = None) -> Attachment:
+        """Attach a file to a task the user works on (to reference from the task's form, whose file field's
+        ``accept`` it must then fit, or on its own: a photo from site, a customer's letter)."""
         row = actionable_task(session, task_id, user)
         attachment = self.attachments.store(session, instance_id=row.instance_id, human_task_id=row.id,
                                             user_id=user.id, filename=filename, data=data,
-                                            now=self.runtime.ctx.clock())
+                                            now=self.runtime.ctx.clock(), accept=accept)
         record(session, row.instance_id, "attachment_added", actor_id=user.id, human_task_id=row.id,
                node_id=row.node_id, at=attachment.created_at,
                payload={"attachment_id": attachment.id, "filename": attachment.filename, "size": attachment.size})
         return attachment
 
     def _attachment_check(self, session: Session, row: HumanTask) -> AttachmentCheck:
-        def check(attachment_id: int, field: Field) -> str | None:
+        def check(attachment_id: int, field: Field) -> Problem | None:
             found = session.get(Attachment, attachment_id)
             if found is None or found.instance_id != row.instance_id:
-                return f"attachment {attachment_id} does not belong to this work order"
-            accept = [a.strip().lower() for a in str(field.component.get("accept") or "").split(",") if a.strip()]
-            if accept and not any(found.filename.lower().endswith(a) for a in accept if a.startswith(".")):
-                return f"'{found.filename}' is not one of {', '.join(accept)}"
+                return Problem("file_foreign", (("id", attachment_id),))
+            accepted = self.attachments.accepted(field.component.get("accept"))
+            if not any(found.filename.lower().endswith(a) for a in accepted):
+                return Problem("file_type", (("name", found.filename), ("allowed", "、".join(accepted))))
             return None
 
         return check

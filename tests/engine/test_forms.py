@@ -242,11 +242,11 @@ def test_messages_in_chinese_and_english():
         validate_submission("order_form", form, {"code": "ab", "n": 10, "day": "x", "doc": [1], "extra": 1})
     err = caught.value
     assert err.localized("zh") == {"code": "至少 3 个字符", "n": "不能大于 9", "day": "日期格式应为 YYYY-MM-DD",
-                                   "doc": "附件无效：attachments cannot be checked here", "extra": "不是本表单的字段"}
+                                   "doc": "附件无效", "extra": "不是本表单的字段"}
     assert err.localized("zh-CN") == err.localized("zh")
     assert err.localized("en") == {"code": "at least 3 characters", "n": "must be at most 9",
                                    "day": "must be a date like 2026-03-02",
-                                   "doc": "invalid attachment: attachments cannot be checked here",
+                                   "doc": "invalid attachment",
                                    "extra": "not a field of this form"}
     assert err.field_errors == err.localized("en")
     assert isinstance(err, InvalidInput)
@@ -562,17 +562,20 @@ def test_filepicker_references_are_checked_against_the_work_order(small_pe, db, 
     png2_id = upload(small_pe, db, task_id, "现场2.png", PNG)
     foreign = upload(small_pe, db, other_task, "别人的.pdf", PDF)
     bad = [
-        ({"report": [foreign]}, {"report": f"invalid attachment: attachment {foreign} does not belong to this "
-                                           "work order"}),
-        ({"report": [999]}, {"report": "invalid attachment: attachment 999 does not belong to this work order"}),
-        ({"report": [png_id]}, {"report": "invalid attachment: '现场.png' is not one of .pdf"}),
+        ({"report": [foreign]}, {"report": f"attachment {foreign} does not belong to this work order"}),
+        ({"report": [999]}, {"report": "attachment 999 does not belong to this work order"}),
+        ({"report": [png_id]}, {"report": "现场.png is not a type this field accepts (.pdf)"}),
         ({"report": [pdf_id, pdf_id]}, {"report": "only one file is allowed"}),
-        ({"photos": [png_id, pdf_id]}, {"photos": "invalid attachment: '报告.pdf' is not one of .png, .jpg"}),
+        ({"photos": [png_id, pdf_id]}, {"photos": "报告.pdf is not a type this field accepts (.png、.jpg)"}),
     ]
     for extra, errors in bad:
         with pytest.raises(FormInvalid) as caught:
             complete(small_pe, db, task_id, {"note": "完成", **extra})
         assert caught.value.field_errors == errors, extra
+    with pytest.raises(FormInvalid) as caught:  # Chinese pages read every problem in Chinese
+        complete(small_pe, db, task_id, {"note": "完成", "report": [999], "photos": [pdf_id]})
+    assert caught.value.localized("zh") == {"report": "附件 999 不属于本工单",
+                                            "photos": "报告.pdf 不是本栏可接受的类型（可接受：.png、.jpg）"}
     assert task_status(db, task_id) == "ready"
     assert complete(small_pe, db, task_id, {"note": "完成", "report": [pdf_id], "photos": [png_id, png2_id]}) == []
     with db.sessions() as s:

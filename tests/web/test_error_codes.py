@@ -146,10 +146,13 @@ def test_field_errors_come_from_the_details_in_chinese(bare_app: Flask):
         assert explain(duration).endswith("延长时限：不是有效的时长（如 PT2H、P1D）。")
         assert explain(form) == "表单有误，请按提示修改后再提交。priority：必填；note：最多 5 个字符。"
     with page_in(bare_app, "en"):
-        assert explain(err) == "Invalid input. Please check and try again. (reason is required)"
+        assert explain(err) == "Invalid input. Please check and try again. Reason: required."
+        assert explain(duration).endswith("Extension: not a duration (e.g. PT2H, P1D).")
         claimed = ConcurrencyConflict("task 7 is assigned to someone else", code=Code.TASK_CLAIMED_BY_OTHER)
         assert explain(claimed) == ("Someone else has claimed this task, so you cannot handle it; ask a supervisor "
-                                    "to reassign it if you should take over. (task 7 is assigned to someone else)")
+                                    "to reassign it if you should take over.")  # the engine's words stay in the logs
+        assert explain(form) == "The form has errors. Please correct them as indicated and submit again. " \
+                                "priority: required; note: at most 5 characters."
 
 
 def test_every_code_has_a_sentence_in_both_languages(bare_app: Flask):

@@ -26,6 +26,7 @@ from webapp.formdata import (
     FORM_JSON,
     FormJsonError,
     add_attachment,
+    file_accept,
     file_fields,
     parse_form,
     parse_form_json,
@@ -42,6 +43,20 @@ from webapp.tasks.rework import rejections
 bp = Blueprint("tasks", __name__, url_prefix="/tasks", template_folder="templates")
 bp.register_blueprint(picker.bp)
 bp.register_blueprint(extension_dialog.bp)
+
+
+def upload_types(accept: object = None) -> list[str]:
+    """The extensions a file input accepts: the types the server stores, narrowed by a field's ``accept``."""
+    return db.engine().attachments.accepted(accept)
+
+
+def upload_limit_mb() -> str:
+    return f"{db.engine().attachments.policy.max_bytes / 1024 / 1024:g}"
+
+
+# globals, so that the form macros (imported without the page's context) see them too
+bp.record_once(lambda state: state.app.jinja_env.globals.update(upload_types=upload_types,
+                                                                upload_limit_mb=upload_limit_mb))
 
 
 def _row(task_id: int) -> HumanTask:
@@ -100,7 +115,8 @@ def complete(task_id: int) -> Response | tuple[str, int]:
         for upload in request.files.getlist(f"{key}__upload"):
             if upload and upload.filename:
                 fail_to(partial(_upload_refused, task_id, data, upload.filename))
-                attachment = pe.tasks.upload(s, task_id, user, filename=upload.filename, data=upload.read())
+                attachment = pe.tasks.upload(s, task_id, user, filename=upload.filename, data=upload.read(),
+                                             accept=file_accept(components, key))
                 s.commit()
                 add_attachment(data, key, attachment.id)
     fail_to(partial(_sent_back, task_id, data))
