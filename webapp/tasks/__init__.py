@@ -129,6 +129,33 @@ def complete(task_id: int) -> Response | tuple[str, int]:
     return redirect(url_for("portal.home"))
 
 
+@bp.post("/<int:task_id>/attachments")
+@login_required
+def attach(task_id: int) -> Response:
+    """Files added to the task outside its form (photos from site, a customer's letter): each checked like a
+    form's upload; the ones stored before a refused one are kept."""
+    s, pe, user = db.session(), db.engine(), me()
+    files = [f for f in request.files.getlist("files") if f and f.filename]
+    back = url_for("tasks.show", task_id=task_id) + "#attach-form"
+    if not files:
+        flash(gettext("请选择要上传的文件。"), "error")
+        return redirect(back)
+    stored = []
+    for upload in files:
+        fail_to(partial(_attach_refused, back, upload.filename, stored))
+        stored.append(pe.tasks.upload(s, task_id, user, filename=upload.filename, data=upload.read()).filename)
+        s.commit()
+    flash(gettext("已上传：%(names)s", names="、".join(stored)), "info")
+    return redirect(back)
+
+
+def _attach_refused(back: str, filename: str, stored: list[str], err: EomsError) -> Response:
+    if stored:
+        flash(gettext("已上传：%(names)s", names="、".join(stored)), "info")
+    flash(attachment_refused(err, filename), "error")
+    return redirect(back)
+
+
 def _upload_refused(task_id: int, data: dict[str, Any], filename: str, err: EomsError) -> tuple[str, int]:
     """The task page again with what was typed and the uploads kept so far, and why this file was refused."""
     flash(attachment_refused(err, filename), "error")
