@@ -4,7 +4,6 @@ for a time range and for a number (customer, phone number, circuit); exported to
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from flask import Blueprint, Response, render_template, request
 from flask_login import current_user
@@ -13,8 +12,10 @@ from webapp import db
 from webapp.access import roles_required, scope_path
 from webapp.i18n import gettext, local_midnight, month_start
 from webapp.params import arg_date, arg_int, day_after
-from webapp.stats.export import Table, to_csv, to_xlsx
+from webapp.stats.daily import chart_data, daily_series
+from webapp.stats.export import to_csv, to_xlsx
 from webapp.stats.queries import DIMENSIONS, StatsFilter, flow_names, group_stats, step_stats
+from webapp.stats.tables import Table, group_table, step_table
 
 bp = Blueprint("stats", __name__, url_prefix="/stats", template_folder="templates")
 
@@ -35,23 +36,10 @@ def read_filter() -> tuple[StatsFilter, dict[str, str]]:
 
 
 def tables(f: StatsFilter, by: str) -> list[Table]:
-    """The page's two tables, as (title, header, rows) with the numbers formatted as shown."""
+    """The page's two tables: the chosen dimension, and the handling time of each step."""
     s, now = db.session(), db.engine().ctx.clock()
-    groups = group_stats(s, f, by, now)
-    steps = step_stats(s, f)
-    names = flow_names(s)
-    header = [gettext("对象"), gettext("工作量（完成）"), gettext("按时"), gettext("超时"), gettext("在办"),
-              gettext("按时率"), gettext("平均处理时长（小时）"), gettext("P90 处理时长（小时）"), gettext("转派"),
-              gettext("完成工单"), gettext("退回"), gettext("每单退回"), gettext("每单转派")]
-    rows = [[g.label, g.completed, g.on_time, g.overdue, g.open, percent(g.on_time_rate), hours(g.mean_seconds),
-             hours(g.p90_seconds), g.transfers, g.orders if by in ("flow", "org") else "",
-             g.returns if by in ("flow", "org") else "", per(g.returns, g.orders) if by in ("flow", "org") else "",
-             per(g.order_transfers, g.orders) if by in ("flow", "org") else ""] for g in groups]
-    step_header = [gettext("流程"), gettext("环节"), gettext("次数"), gettext("平均处理时长（小时）"),
-                   gettext("P90 处理时长（小时）"), gettext("超时率")]
-    step_rows = [[names.get(r.process_key, r.process_key), r.node_name, r.count, hours(r.mean_seconds),
-                  hours(r.p90_seconds), percent(r.overdue_rate)] for r in steps]
-    return [(dimension_labels()[by], header, rows), (gettext("环节处理时长"), step_header, step_rows)]
+    return [group_table(dimension_labels()[by], by, group_stats(s, f, by, now)),
+            step_table(step_stats(s, f), flow_names(s))]
 
 
 def dimension_labels() -> dict[str, str]:
@@ -59,16 +47,9 @@ def dimension_labels() -> dict[str, str]:
     return {"person": gettext("按人员"), "post": gettext("按岗位"), "org": gettext("按单位"), "flow": gettext("按流程")}
 
 
-def percent(value: float | None) -> str:
-    return f"{value * 100:.1f}%" if value is not None else "—"
-
-
-def hours(seconds: float | None) -> Any:
-    return round(seconds / 3600, 2) if seconds is not None else "—"
-
-
-def per(count: int, orders: int) -> Any:
-    return round(count / orders, 2) if orders else "—"
+def chart(f: StatsFilter) -> dict[str, object]:
+    """The daily (or monthly) chart's data for charts.js."""
+    return chart_data(daily_series(db.session(), f), {"steps": gettext("完成环节"), "orders": gettext("完成工单")})
 
 
 @bp.get("/")
@@ -82,7 +63,7 @@ def index() -> str:
     if current_user.row.role != "admin":
         units = [u for u in units if u.path.startswith(current_user.row.org_unit.path)]
     return render_template("stats/index.html", tables=tables(f, by), args=args, flows=flow_names(s), units=units,
-                           dimensions=dimension_labels())
+                           dimensions=dimension_labels(), chart=chart(f))
 
 
 @bp.get("/export.<fmt>")

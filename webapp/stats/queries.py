@@ -4,6 +4,8 @@ fast on hundreds of thousands of work orders."""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,9 +18,9 @@ from engine.repository.models import ProcessDefinition
 from engine.runtime.models import ProcessInstance
 from engine.tasks.models import HumanTask
 from handlers.kpi.models import KpiOrder, KpiStep
-from webapp.i18n import gettext
 
 DIMENSIONS = ("person", "post", "org", "flow")
+ORDER_DIMENSIONS = ("org", "flow")  # the dimensions a work order belongs to (its unit, its flow)
 
 
 @dataclass
@@ -60,6 +62,15 @@ class GroupRow:
     @property
     def on_time_rate(self) -> float | None:
         return self.on_time / self.with_limit if self.with_limit else None
+
+
+@dataclass
+class GroupStats:
+    """The rows of one dimension, each a real person, post, unit or flow, and apart from them the work that
+    belongs to none: open steps nobody has claimed (按人员), steps whose lane names no post (按岗位)."""
+
+    rows: list[GroupRow]
+    unassigned: GroupRow | None = None
 
 
 @dataclass
@@ -140,8 +151,9 @@ def p90_by(session: Session, groups: list[Any], value: Any, conditions: list[Any
     return {tuple(r[:-1]): float(r[-1]) for r in rows}
 
 
-def group_stats(session: Session, f: StatsFilter, by: str, now: datetime) -> list[GroupRow]:
-    """工作量 / 工单完成情况 / 按时率 / 处理时长 per person, post, org unit or flow."""
+def group_stats(session: Session, f: StatsFilter, by: str, now: datetime) -> GroupStats:
+    """工作量 / 工单完成情况 / 按时率 / 处理时长 per person, post, org unit or flow; the work without a person
+    (unclaimed) or a post is counted apart, never as a row of its own."""
     column = _group_column(by)
     conditions = step_conditions(session, f)
     limited = KpiStep.on_time.is_not(None)
@@ -160,10 +172,11 @@ def group_stats(session: Session, f: StatsFilter, by: str, now: datetime) -> lis
         for (key,), value in p90_by(session, [column], KpiStep.working_seconds, conditions).items():
             rows[key].p90_seconds = value
     _add_open(session, f, by, now, rows)
-    if by in ("flow", "org"):
+    if by in ORDER_DIMENSIONS:
         _add_orders(session, f, by, rows)
+    unassigned = rows.pop(None, None)
     _label(session, by, rows)
-    return sorted(rows.values(), key=lambda r: (-r.completed, str(r.label)))
+    return GroupStats(sorted(rows.values(), key=lambda r: (-r.completed, str(r.label))), unassigned)
 
 
 def _add_open(session: Session, f: StatsFilter, by: str, now: datetime, rows: dict[Any, GroupRow]) -> None:
@@ -185,8 +198,8 @@ def _add_open(session: Session, f: StatsFilter, by: str, now: datetime, rows: di
         row.open, row.open_overdue = count, int(late or 0)
 
 
-def _add_orders(session: Session, f: StatsFilter, by: str, rows: dict[Any, GroupRow]) -> None:
-    column = KpiOrder.process_key if by == "flow" else KpiOrder.org_unit_id
+def order_conditions(session: Session, f: StatsFilter) -> list[Any]:
+    """The finished work orders counted: ended in the range, within the scope and the filter."""
     conditions: list[Any] = [KpiOrder.ended_at >= f.start, KpiOrder.ended_at < f.end]
     if f.process_key:
         conditions.append(KpiOrder.process_key == f.process_key)
@@ -194,9 +207,14 @@ def _add_orders(session: Session, f: StatsFilter, by: str, rows: dict[Any, Group
         conditions.append(KpiOrder.org_unit_id.in_(units))
     if (instances := _instance_filter(f)) is not None:
         conditions.append(KpiOrder.instance_id.in_(instances))
+    return conditions
+
+
+def _add_orders(session: Session, f: StatsFilter, by: str, rows: dict[Any, GroupRow]) -> None:
+    column = KpiOrder.process_key if by == "flow" else KpiOrder.org_unit_id
     for key, orders, returns, transfers in session.execute(
         select(column, func.count(), func.sum(KpiOrder.returns), func.sum(KpiOrder.transfers))
-        .where(*conditions).group_by(column)
+        .where(*order_conditions(session, f)).group_by(column)
     ):
         row = rows.setdefault(key, GroupRow(key, ""))
         row.orders, row.returns = orders, int(returns or 0)
@@ -204,17 +222,25 @@ def _add_orders(session: Session, f: StatsFilter, by: str, rows: dict[Any, Group
 
 
 def _label(session: Session, by: str, rows: dict[Any, GroupRow]) -> None:
-    ids = [k for k in rows if k is not None]
+    ids = list(rows)
     if by == "person":
-        names = dict(session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).tuples().all())
+        names = _distinct(session.execute(
+            select(User.id, User.display_name, User.username).where(User.id.in_(ids))).tuples().all())
     elif by == "post":
-        names = dict(session.execute(select(Post.id, Post.name).where(Post.id.in_(ids))).tuples().all())
+        names = _distinct(session.execute(select(Post.id, Post.name, Post.code).where(Post.id.in_(ids))).tuples().all())
     elif by == "org":
-        names = dict(session.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_(ids))).tuples().all())
+        names = _distinct(session.execute(
+            select(OrgUnit.id, OrgUnit.name, OrgUnit.code).where(OrgUnit.id.in_(ids))).tuples().all())
     else:
         names = flow_names(session)
     for key, row in rows.items():
-        row.label = names.get(key, "—") if key is not None else (gettext("未签收") if by == "person" else "—")
+        row.label = names.get(key, str(key))
+
+
+def _distinct(found: Sequence[tuple[Any, str, str]]) -> dict[Any, str]:
+    """Names by id; two of the same name (two 张伟, two 网络部 in different cities) are told apart by their code."""
+    counts = Counter(name for _, name, _ in found)
+    return {key: name if counts[name] == 1 else f"{name}（{code}）" for key, name, code in found}
 
 
 def flow_names(session: Session) -> dict[str, str]:
