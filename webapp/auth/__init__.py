@@ -172,8 +172,9 @@ def _end_session() -> Response:
     session.clear()
     if lang:
         session["lang"] = lang
-    if request.args.get("reason") == "idle":
+    if request.args.get("reason") == "idle":  # back to the page the user was on, once logged in again
         flash(gettext("由于长时间未操作，您已自动退出，请重新登录。"), "warning")
+        return redirect(url_for("auth.login", next=local_target(request.args.get("next"), "") or None))
     return redirect(url_for("auth.login"))
 
 

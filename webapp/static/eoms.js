@@ -17,6 +17,20 @@
         .then(function (r) { if (r.ok) { reset(); } else { window.location = body.dataset.logoutUrl; } });
     });
     document.addEventListener("htmx:afterRequest", reset);
+    // typing counts as activity: the countdown starts again, and the server hears of it (at most every
+    // third of the idle time) unless a draft save already told it
+    let toldAt = Date.now();
+    function tell() {
+      if (Date.now() - toldAt < Math.max(5, idle / 3) * 1000) { return; }
+      toldAt = Date.now();
+      fetch(body.dataset.keepaliveUrl, { method: "POST", headers: { "X-CSRFToken": csrf }, credentials: "same-origin" });
+    }
+    document.addEventListener("input", function () { reset(); tell(); });
+    document.addEventListener("change", function () { reset(); tell(); });
+    document.addEventListener("eoms:activity", function (event) {
+      reset();
+      if (event.detail && event.detail.server) { toldAt = Date.now(); }
+    });
     // The session is shared by the user's tabs: while this tab would warn, it asks the server how much time is
     // really left (at most every 2 s; work in another tab counts, asking does not), and leaves only when the
     // server says the time is up.
@@ -37,7 +51,11 @@
     setInterval(function () {
       const seconds = Math.ceil((deadline - Date.now()) / 1000);
       if (seconds <= 0) {
-        ask(function (rest) { if (rest <= 0) { window.location = body.dataset.logoutUrl; } });
+        ask(function (rest) {
+          if (rest > 0) { return; }
+          const back = window.location.pathname + window.location.search;
+          window.location = body.dataset.logoutUrl + "&next=" + encodeURIComponent(back);
+        });
       } else if (seconds <= warnAt) {
         ask(function () {});
       }

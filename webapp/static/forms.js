@@ -253,9 +253,15 @@
       const instance = update.fieldInstance || {};
       delete pending[[instance.id].concat(Object.values(instance.indexes || {})).join("|")];
     });
+    let told = null;  // the data drafts.js last heard of (none until the import is done)
     viewer.on("changed", function () {
       keepServerErrors();
       pruneSummary(viewer._getState().errors || {});
+      const now = JSON.stringify(viewer._getState().data);
+      if (told !== null && now !== told) {  // drafts.js keeps what the user types, not what the import set
+        told = now;
+        host.dispatchEvent(new CustomEvent("eoms:form-changed", { detail: { data: viewer._getState().data } }));
+      }
     });
 
     host.parentNode.insertBefore(summary, host);
@@ -267,6 +273,7 @@
     new MutationObserver(function () { localizeTexts(host); })
       .observe(host, { childList: true, subtree: true, characterData: true });
     host.dataset.ready = "true";
+    told = JSON.stringify(viewer._getState().data);
 
     // a submit button of the form-js form sends the page's form, as the page's own button does
     let own = false;

@@ -36,13 +36,14 @@ from webapp.formdata import (
 from webapp.i18n import current_language, gettext
 from webapp.messages import attachment_refused, explain, field_errors
 from webapp.orders.views_data import instance_view
+from webapp.tasks import drafts, picker
 from webapp.tasks import extension as extension_dialog
-from webapp.tasks import picker
 from webapp.tasks.rework import rejections
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks", template_folder="templates")
 bp.register_blueprint(picker.bp)
 bp.register_blueprint(extension_dialog.bp)
+bp.register_blueprint(drafts.bp)
 
 
 def upload_types(accept: object = None) -> list[str]:
@@ -73,9 +74,11 @@ def show(task_id: int, values: dict[str, Any] | None = None, errors: dict[str, s
     view = instance_view(s, row.instance_id)
     reasons = rejections(s, pe, view)
     schema = pe.runtime.task_form(s, row) if row.form_key else None
-    sent = values
+    draft, draft_at = drafts.restored(s, row) if values is None else (None, "")
+    sent = values if values is not None else draft  # what was typed: sent back, or kept as a draft
     if values is None:
         values = row.data if row.status != "ready" else pe.runtime.task_data(s, row)
+        values = {**values, **draft} if draft else values
     offered, supervisor = is_offered_to(user, row), oversees(s, user, row.org_unit_id)
     post = s.get(Post, row.post_id) if row.post_id else None
     shown = viewer_schema(schema) if row.status == "ready" and offered and not row.suspended_at else None
@@ -88,7 +91,7 @@ def show(task_id: int, values: dict[str, Any] | None = None, errors: dict[str, s
         now=pe.ctx.clock(), offered=offered, supervisor=supervisor, user=user,
         post_name=post.name if post else None, can_act=row.status == "ready" and (offered or supervisor),
         viewer_schema=shown, viewer_data=data, rejection=reasons.get(row.id),
-        rejected={r.event_id: r.reason for r in reasons.values()},
+        rejected={r.event_id: r.reason for r in reasons.values()}, draft_at=draft_at,
     ), status
 
 
@@ -121,6 +124,7 @@ def complete(task_id: int) -> Response | tuple[str, int]:
                 add_attachment(data, key, attachment.id)
     fail_to(partial(_sent_back, task_id, data))
     created = pe.tasks.complete(s, task_id, user, data)
+    drafts.drop_all(s, task_id)
     s.commit()
     names = "、".join(f"{t.node_name}" for t in created)
     done = gettext("已提交：%(step)s。", step=row.node_name)
