@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from engine.errors import Code, InvalidInput, InvalidState, NotFound
 from engine.history.service import record
+from engine.identity import directory
 from engine.identity.models import OrgUnit, Post, User
 from engine.runtime.executor import conflict_guard
 from engine.runtime.models import ProcessInstance
@@ -29,7 +30,8 @@ class HandoverActions:
 
     def transfer(self, session: Session, task_id: int, user: User, *, reason: str,
                  to_user: str | None = None, to_post: str | None = None, to_org: str | None = None) -> HumanTask:
-        """转派: hand the task to a person, or back to the pool of a post (optionally in another unit)."""
+        """转派: hand the task to a person, or back to the pool of a post (optionally in another unit); only to those
+        :mod:`engine.identity.directory` allows."""
         row = actionable_task(session, task_id, user, action="transfer")
         reason = required_text(reason, "reason")
         if bool(to_user) == bool(to_post):
@@ -46,6 +48,7 @@ class HandoverActions:
                                details={"fields": {"to_user": "unknown"}})
             if target.id == user.id and row.assignee_id == user.id:
                 raise InvalidInput("the task is already yours", {"to_user": "same person"}, code=Code.TRANSFER_TARGET)
+            directory.require_person(session, user, row, target)  # the rule the picker lists (engine/identity)
             row.assignee_id, row.claimed_at = target.id, None
             after = {"to_user": target.username}
         else:
@@ -60,6 +63,7 @@ class HandoverActions:
                     raise NotFound(f"org unit '{to_org}' does not exist", code=Code.TRANSFER_TARGET,
                                    details={"fields": {"to_org": "unknown"}})
                 org_id = org.id
+            directory.require_pool(session, user, row, post, org_id, named_unit=bool(to_org))
             row.post_id, row.lane, row.org_unit_id, row.assignee_id, row.claimed_at = post.id, post.code, org_id, \
                 None, None
             after = {"to_post": post.code, "to_org": to_org}

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from engine.errors import ConcurrencyConflict, InvalidInput, InvalidState, NotAllowed, NotFound
+from engine.errors import Code, ConcurrencyConflict, InvalidInput, InvalidState, NotAllowed, NotFound
 from engine.history.models import HistoryEvent
 from engine.identity.models import OrgUnit, Post
 from engine.runtime.models import ProcessInstance
@@ -356,28 +356,33 @@ def test_transfer_to_a_person(pe, db, deploy, clock):
     deploy("review_loop.bpmn")
     instance_id, (fix_id,) = start(pe, db, "review_loop", "WO-1")
     clock.advance(minutes=7)
-    row = act(pe, db, "transfer", fix_id, "alice", reason="需要现场维护", to_user="mike")
+    # only to someone holding a post of the flow (its lanes: dispatcher, reviewer): a maintainer is refused
+    with pytest.raises(NotAllowed) as refused:
+        act(pe, db, "transfer", fix_id, "alice", reason="需要现场维护", to_user="mike")
+    assert (refused.value.code, refused.value.details) == (Code.TRANSFER_TARGET, {"fields": {"to_user": "not allowed"}})
+    assert task_row(db, fix_id).assignee_id is None
+    row = act(pe, db, "transfer", fix_id, "alice", reason="需要审核员协助", to_user="bob")
     assert row.id == fix_id
     stored = task_row(db, fix_id)
     assert (stored.assignee_id, stored.post_id, stored.org_unit_id, stored.status) == (
-        uid(pe, db, "mike"), post_id(db, "dispatcher"), org_id(db, "GZ"), "ready")
-    assert keys(pe, db, "mike", "mine") == [("WO-1", "fix")]
+        uid(pe, db, "bob"), post_id(db, "dispatcher"), org_id(db, "GZ"), "ready")
+    assert keys(pe, db, "bob", "mine") == [("WO-1", "fix")]
     assert keys(pe, db, "alice") == []
     assert keys(pe, db, "anna") == []
     (event,) = events(pe, db, instance_id, "task_transferred")
     assert (event.actor_id, event.human_task_id, event.node_id, event.at) == (
         uid(pe, db, "alice"), fix_id, "fix", clock.now)
     assert event.payload == {
-        "reason": "需要现场维护",
+        "reason": "需要审核员协助",
         "from": {"assignee_id": None, "post_id": post_id(db, "dispatcher"), "org_unit_id": org_id(db, "GZ")},
-        "to_user": "mike",
+        "to_user": "bob",
     }
     # the new assignee can finish it; the former holder (still on the post) is told it is someone else's
     with pytest.raises(ConcurrencyConflict, match="assigned to someone else"):
         act(pe, db, "complete", fix_id, "alice", {})
-    (review,) = act(pe, db, "complete", fix_id, "mike", {"done": True})
+    (review,) = act(pe, db, "complete", fix_id, "bob", {"done": True})
     assert review.node_id == "review"
-    assert task_row(db, fix_id).completed_by_id == uid(pe, db, "mike")
+    assert task_row(db, fix_id).completed_by_id == uid(pe, db, "bob")
 
 
 def test_transfer_to_a_post_and_to_another_unit(pe, db, deploy, clock):
