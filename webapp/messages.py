@@ -73,6 +73,10 @@ FIELD_PROBLEMS: dict[str, str] = {
     "empty": "文件是空的",
     "content does not match type": "文件内容与扩展名不符",
     "not allowed": "不在可转派范围内",
+    "not after the deadline": "须晚于当前时限",
+    "in the past": "须晚于现在",
+    "not a date and time": "不是有效的日期时间",
+    "one of by, until": "延长时长和新时限只能选一项",
 }
 
 # the same for English pages, where the engine's word is not already the sentence part
@@ -83,6 +87,8 @@ FIELD_PROBLEMS_EN: dict[str, str] = {
     "no name": "the file has no name", "type not allowed": "this type of file is not accepted",
     "empty": "the file is empty", "content does not match type": "the content does not match the file's type",
     "not allowed": "outside the people and posts this task may go to",
+    "not after the deadline": "must be later than the current deadline", "in the past": "must be in the future",
+    "not a date and time": "not a date and time", "one of by, until": "give either an extension or a new deadline",
 }
 
 NAMED_TARGETS = frozenset({"to_user", "to_post", "to_org"})  # an "unknown" one names nobody that exists
@@ -94,13 +100,13 @@ FIELD_LABELS: dict[str, str] = {
     "reason": "原因", "text": "批注内容", "note": "说明", "by": "延长时限", "business_key": "工单号",
     "status": "状态", "sort": "排序", "page": "页码", "scope": "范围", "to": "转派对象", "to_user": "转派人员",
     "to_post": "转派岗位", "to_org": "转派单位", "file": "附件", "body": "内容", "title": "标题", "panel": "面板",
-    "data": "数据", "org": "单位",
+    "data": "数据", "org": "单位", "until": "新时限", "amount": "延长时长", "unit": "时长单位",
 }
 FIELD_LABELS_EN: dict[str, str] = {
     "reason": "Reason", "text": "Note", "note": "Note", "by": "Extension", "business_key": "Work order number",
     "status": "Status", "sort": "Sort", "page": "Page", "scope": "Scope", "to": "Transfer to", "to_user": "Person",
     "to_post": "Post", "to_org": "Org unit", "file": "File", "body": "Text", "title": "Title", "panel": "Panel",
-    "data": "Data", "org": "Org unit",
+    "data": "Data", "org": "Org unit", "until": "New deadline", "amount": "Extension", "unit": "Unit of time",
 }
 
 

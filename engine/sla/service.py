@@ -4,7 +4,7 @@ place a task's warn and due times are set, paused, shifted, extended and recount
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import TypeVar
 
@@ -15,6 +15,7 @@ from engine.errors import InvalidInput
 from engine.sla.calendar import DEFAULT_WINDOWS, SHANGHAI, CalendarNotCovered, DayKinds, WorkdayCalendar
 from engine.sla.deadlines import Calendar, ContinuousCalendar, Deadlines, Limit, StoredLimit, compute_deadlines
 from engine.sla.durations import Duration, parse_duration
+from engine.sla.extension import Extension, ExtensionPlan, plan_on
 from engine.sla.models import CalendarDay, CalendarYear
 from engine.tasks.models import HumanTask
 
@@ -108,17 +109,27 @@ class SlaService:
         row.suspended_at = None
         return paused
 
-    def extend_task(self, session: Session, row: HumanTask, extra: Duration, now: datetime) -> None:
-        """延期: the deadline (and warning) move later by ``extra`` on the task's calendar; a warning or overdue
-        flag that no longer applies is cleared, so the new deadline is watched again."""
+    def plan_extension(self, session: Session, row: HumanTask, asked: Extension, now: datetime) -> ExtensionPlan:
+        """The deadline (and warning) an extension would give the task, on its own calendar; refuses one that is
+        not later than the current deadline or ``now``, or that goes too far (``engine.sla.extension``)."""
         assert row.due_at is not None
-        row.due_at = self.extend(session, row.calendar, row.due_at, extra)
-        if row.warn_at is not None:
-            row.warn_at = self.extend(session, row.calendar, row.warn_at, extra)
+        name = row.calendar or "24x7"
+        current, warn = row.due_at, row.warn_at
+        plan, problem = self._counted(session, name, lambda c: plan_on(c, name, asked, current, warn, now))
+        return replace(plan, problem=problem) if problem else plan
+
+    def apply_extension(self, row: HumanTask, plan: ExtensionPlan, now: datetime) -> None:
+        """延期 granted: the planned deadline and warning; a warning or overdue flag that no longer applies is
+        cleared, so the new deadline is watched again."""
+        row.due_at, row.warn_at = plan.due_at, plan.warn_at
         if row.overdue_at is not None and row.due_at > now:
             row.overdue_at = None
         if row.warned_at is not None and row.warn_at is not None and row.warn_at > now:
             row.warned_at = None
+
+    def extend_task(self, session: Session, row: HumanTask, extra: Duration, now: datetime) -> None:
+        """延期 by ``extra`` on the task's calendar (:meth:`plan_extension` then :meth:`apply_extension`)."""
+        self.apply_extension(row, self.plan_extension(session, row, Extension(by="", duration=extra), now), now)
 
     def recount(self, session: Session, row: HumanTask, step: Limit) -> str | None:
         """Count the task's deadlines again from its arrival (e.g. once the calendar has a missing year), with

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from engine.errors import Code, InvalidInput, InvalidState, NotAllowed
+from engine.errors import Code, InvalidState, NotAllowed
 from engine.history.service import record
 from engine.identity.access import oversees
 from engine.identity.models import User
 from engine.runtime.executor import conflict_guard
-from engine.sla.durations import Duration, parse_duration
+from engine.sla.calendar import SHANGHAI
+from engine.sla.extension import Extension, ExtensionPlan, parse_extension
 from engine.sla.notices import Notice, holders, supervisors
 from engine.tasks.access import (
     MAX_TEXT,
@@ -81,45 +83,63 @@ class TimingActions:
                                                                  actor=user, details={"note": note.strip()[:200]}))
         return row
 
-    def request_extension(self, session: Session, task_id: int, user: User, *, by: str, reason: str) -> HumanTask:
-        """延期申请: ask the supervisors of the task's unit for more time (the step must allow ``extend``)."""
+    def preview_extension(self, session: Session, task_id: int, user: User, *, by: str | None = None,
+                          until: datetime | str | None = None) -> ExtensionPlan:
+        """The deadline an extension ``by`` a duration or ``until`` a new deadline would give, on the task's own
+        calendar; nothing changes. Whoever may ask for (the holder, where the step allows ``extend``) or grant
+        (a supervisor of the task's unit) an extension may see it."""
+        row = visible_task(session, task_id, user)
+        require_open(row)
+        if not oversees(session, user, row.org_unit_id):
+            actionable_task(session, task_id, user, action="extend")
+        return self._plan(session, row, parse_extension(by, until))
+
+    def request_extension(self, session: Session, task_id: int, user: User, *, by: str | None = None,
+                          until: datetime | str | None = None, reason: str) -> HumanTask:
+        """延期申请: ask the supervisors of the task's unit for more time — ``by`` a duration or ``until`` a new
+        deadline (the step must allow ``extend``); the history keeps what was asked and the deadline it gives."""
         row = actionable_task(session, task_id, user, action="extend")
         reason = required_text(reason, "reason")
-        _extension(by)  # a request names a real duration
+        asked = parse_extension(by, until)
+        plan = self._plan(session, row, asked) if row.due_at is not None or asked.until is not None else None
         now = self.runtime.ctx.clock()
         bosses = supervisors(session, self.runtime.identity, row)
+        payload: dict[str, Any] = {**asked.payload(), "reason": reason, "to": bosses}
+        if plan is not None:
+            payload.update({"from": plan.current.isoformat(), "proposed": plan.due_at.isoformat()})
         event = record(session, row.instance_id, "extension_requested", actor_id=user.id, human_task_id=row.id,
-                       node_id=row.node_id, at=now, payload={"by": by, "reason": reason, "to": bosses})
+                       node_id=row.node_id, at=now, payload=payload)
         session.flush()
+        asked_for = asked.by if asked.until is None else f"至 {asked.until.astimezone(SHANGHAI):%m-%d %H:%M}"
         self.runtime.ctx.emit("extension_requested", session, now,
                               Notice("extension_requested", row, bosses, f"extension:{row.id}:{event.id}", actor=user,
-                                     details={"by": by, "reason": reason}))
+                                     details={**asked.payload(), "by": asked_for, "reason": reason}))
         return row
 
-    def grant_extension(self, session: Session, task_id: int, user: User, *, by: str, reason: str) -> HumanTask:
-        """Move a task's deadline later by ``by`` on its calendar (supervisors of its unit); a warning or
-        overdue flag that no longer applies is cleared, so the new deadline is watched again."""
+    def grant_extension(self, session: Session, task_id: int, user: User, *, by: str | None = None,
+                        until: datetime | str | None = None, reason: str) -> HumanTask:
+        """Move a task's deadline later — ``by`` a duration or ``until`` a new deadline — on its calendar
+        (supervisors of its unit); a warning or overdue flag that no longer applies is cleared, so the new
+        deadline is watched again. The history keeps what was asked, and the deadline before and after."""
         row = visible_task(session, task_id, user)
         require_open(row)
         if not oversees(session, user, row.org_unit_id):
             raise NotAllowed(f"only a supervisor of the task's unit may extend task {task_id}")
-        if row.due_at is None:
-            raise InvalidState(f"task {task_id} has no deadline to extend", code=Code.TASK_NO_DEADLINE)
         reason = required_text(reason, "reason")
-        extra = _extension(by)
+        plan = self._plan(session, row, parse_extension(by, until))
         now = self.runtime.ctx.clock()
-        old_due = row.due_at
         with conflict_guard(f"task {task_id}"):
-            self.runtime.ctx.sla.extend_task(session, row, extra, now)
+            self.runtime.ctx.sla.apply_extension(row, plan, now)
             session.flush()
         record(session, row.instance_id, "task_extended", actor_id=user.id, human_task_id=row.id,
                node_id=row.node_id, at=now,
-               payload={"by": by, "reason": reason, "from": old_due.isoformat(), "to": row.due_at.isoformat()})
+               payload={**plan.asked.payload(), "reason": reason, "from": plan.current.isoformat(),
+                        "to": plan.due_at.isoformat()})
         return row
 
-
-def _extension(by: str) -> Duration:
-    try:
-        return parse_duration(by)
-    except ValueError as err:
-        raise InvalidInput(str(err), {"by": "not a duration"}) from None
+    def _plan(self, session: Session, row: HumanTask, asked: Extension) -> ExtensionPlan:
+        """The extension counted on the task's calendar (a task without a deadline has nothing to extend)."""
+        if row.due_at is None:
+            raise InvalidState(f"task {row.id} has no deadline to extend", code=Code.TASK_NO_DEADLINE,
+                               details={"task": row.id})
+        return self.runtime.ctx.sla.plan_extension(session, row, asked, self.runtime.ctx.clock())
