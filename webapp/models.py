@@ -2,7 +2,8 @@
 
 from webapp.auth.models import LoginAttempt
 from webapp.designer.models import ProcessDraft
-from webapp.portal.models import Announcement, Note, ScheduleEntry, UserPreference
+from webapp.portal.models import Announcement, Note, QueueColumns, QueueFilter, ScheduleEntry, UserPreference
 from webapp.tasks.models import TaskDraft
 
-__all__ = ["Announcement", "LoginAttempt", "Note", "ProcessDraft", "ScheduleEntry", "TaskDraft", "UserPreference"]
+__all__ = ["Announcement", "LoginAttempt", "Note", "ProcessDraft", "QueueColumns", "QueueFilter", "ScheduleEntry",
+           "TaskDraft", "UserPreference"]

@@ -10,13 +10,15 @@ from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from engine.errors import Code, EomsError
+from engine.identity.access import holds_post_in
 from engine.runtime.numbering import new_business_key
 from engine.runtime.queries import InstanceFilter, can_view_instance, search_instances
 from engine.tasks.access import is_offered_to
+from engine.tasks.models import HumanTask
 from webapp import db
 from webapp.auth import me
 from webapp.business_data import business_data
-from webapp.errors import fail_to, or_else
+from webapp.errors import attempt, fail_to, or_else
 from webapp.formdata import parse_form
 from webapp.i18n import gettext
 from webapp.messages import explain, field_errors
@@ -53,9 +55,24 @@ def new_flow(key: str) -> Response | str | tuple[str, int]:
     result = pe.runtime.start(s, key, business_key=business_key, data=values, actor=user)
     s.commit()
     flash(gettext("工单 %(key)s 已发起。", key=business_key), "info")
+    first = _claim_first_step(result.tasks)
+    if first is not None:  # the task page says whose it is
+        return redirect(url_for("tasks.show", task_id=first.id))
     mine = [t for t in result.tasks if is_offered_to(user, t)]
     return redirect(url_for("tasks.show", task_id=mine[0].id) if mine else
                     url_for("orders.show", instance_id=result.instance.id))
+
+
+def _claim_first_step(created: list[HumanTask]) -> HumanTask | None:
+    """The starter holds the post of the first step the start created (in its unit): it is theirs at once,
+    claimed in a transaction of its own so the started order stands whatever happens. None otherwise."""
+    user = me()
+    first = created[0] if created else None
+    if first is None or first.assignee_id is not None or not holds_post_in(user, first.post_id, first.org_unit_id):
+        return None
+    task_id = first.id
+    claimed = attempt(lambda: db.engine().tasks.claim(db.session(), task_id, user))
+    return None if isinstance(claimed, EomsError) else claimed
 
 
 def _sent_back(key: str, schema: dict[str, Any], values: dict[str, Any], err: EomsError) -> tuple[str, int]:
