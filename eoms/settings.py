@@ -20,6 +20,7 @@ class Settings:
     sms_http_url: str | None = None
     sms_http_token: str | None = None
     idle_logout_seconds: int = 60
+    notify_poll_seconds: int = 20
     work_windows: str = "08:30-12:00,13:30-17:30"
     worker_tick_seconds: float = 0.5
     job_lease_seconds: int = 60
@@ -49,6 +50,7 @@ class Settings:
             "sms_http_url": env.get("EOMS_SMS_HTTP_URL") or None,
             "sms_http_token": env.get("EOMS_SMS_HTTP_TOKEN") or None,
             "idle_logout_seconds": _int(env, "EOMS_IDLE_LOGOUT_SECONDS", 60),
+            "notify_poll_seconds": _int(env, "EOMS_NOTIFY_POLL_SECONDS", 20),
             "work_windows": env.get("EOMS_WORK_WINDOWS") or "08:30-12:00,13:30-17:30",
             "worker_tick_seconds": _float(env, "EOMS_WORKER_TICK_SECONDS", 0.5),
             "job_lease_seconds": _int(env, "EOMS_JOB_LEASE_SECONDS", 60),

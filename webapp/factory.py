@@ -16,7 +16,7 @@ from engine.core import ProcessEngine
 from engine.db import make_engine, make_session_factory
 from eoms.settings import Settings
 from eoms.wiring import build_engine
-from webapp import auth, designer, errors, i18n, orders, portal, stats, supervisor, tasks, vendor
+from webapp import auth, designer, errors, i18n, notify, orders, portal, stats, supervisor, tasks, vendor
 from webapp.security import CleanRequest, apply_security_headers, secret_key
 
 
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, engine: ProcessEngine | None = 
     auth.init_app(app)
     for blueprint in (auth.bp, portal.bp, tasks.bp, orders.bp, supervisor.bp, stats.bp, designer.bp, vendor.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(notify.bp)
     app.after_request(apply_security_headers)
     app.teardown_appcontext(_close_session)
     _error_pages(app)

@@ -23,6 +23,8 @@ from webapp.security import local_target
 
 bp = Blueprint("auth", __name__, url_prefix="/auth", template_folder="templates")
 OPEN_ENDPOINTS = {"auth.login", "auth.logout", "auth.logout_page", "static", "vendor.asset", "set_language"}
+# requests a page makes by itself (the idle countdown, the new-work poll): not activity, never a page to return to
+QUIET_ENDPOINTS = frozenset({"auth.idle_status", "notify.inbox"})
 
 
 class Account(UserMixin):
@@ -66,13 +68,14 @@ def init_app(app: Flask) -> None:
             logout_user()
             session.clear()
             flash(gettext("由于长时间未操作，您已自动退出，请重新登录。"), "warning")
-            target = url_for("auth.login", next=request.path if request.method == "GET" else None)
+            back = request.method == "GET" and request.endpoint not in QUIET_ENDPOINTS
+            target = url_for("auth.login", next=request.path if back else None)
             if request.headers.get("HX-Request"):
                 response = Response(status=204)
                 response.headers["HX-Redirect"] = target
                 return response
             return redirect(target)
-        if request.endpoint != "auth.idle_status":
+        if request.endpoint not in QUIET_ENDPOINTS:
             session["last_active"] = now
         return None
 
