@@ -411,3 +411,17 @@ def test_an_administrator_unlocks_an_account_from_the_command_line(plain_app: Fl
     assert "5 failed login(s) forgotten" in capsys.readouterr().out
     assert login(client, "alice").status_code == 302
     assert main(["user", "unlock", "nobody"]) == 1
+
+
+def test_every_page_has_the_site_icon(plain_app: Flask):
+    """A favicon (issue 12, gap 17): the tab shows EOMS's icon on the login page and every page after it."""
+    client = plain_app.test_client()
+    pages = [text(client.get("/auth/login"))]
+    login(client, "alice")
+    pages.append(text(client.get("/portal/")))
+    for html in pages:
+        match = re.search(r'<link rel="icon" type="image/svg\+xml" href="([^"]+)">', html)
+        assert match, html[:400]
+        icon = client.get(match.group(1))
+        assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+        assert b"<svg" in icon.data and b"<script" not in icon.data
