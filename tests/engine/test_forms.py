@@ -172,21 +172,21 @@ def test_filepicker_accept_and_multiple():
     form = schema(field("filepicker", "report", accept=".pdf"), field("filepicker", "photos", multiple=True))
     seen: list[tuple[int, str]] = []
 
-    def check(attachment_id: int, f: Field) -> str | None:
+    def check(attachment_id: int, f: Field) -> Problem | None:
         seen.append((attachment_id, f.key))
-        return None if attachment_id < 100 else "not this order's file"
+        return None if attachment_id < 100 else Problem("file_foreign", (("id", str(attachment_id)),))
 
     assert clean(form, {"report": [3], "photos": [4, "5"]}, check) == {"report": [3], "photos": [4, 5]}
     assert seen == [(3, "report"), (4, "photos"), (5, "photos")]
     assert clean(form, {"report": "7"}, check) == {"report": [7], "photos": []}
     assert problems(form, {"report": [3, 4]}, check) == {"report": Problem("one_file")}
     assert problems(form, {"report": ["x"]}, check) == {
-        "report": Problem("file", (("why", "'x' is not an attachment id"),))}
+        "report": Problem("file_id", (("value", "x"),))}
     assert problems(form, {"photos": [4, 101]}, check) == {
-        "photos": Problem("file", (("why", "not this order's file"),))}
+        "photos": Problem("file_foreign", (("id", "101"),))}
     # without a way to check attachments, a reference is never accepted blindly
     assert problems(form, {"report": [3]}) == {
-        "report": Problem("file", (("why", "attachments cannot be checked here"),))}
+        "report": Problem("file")}
     assert clean(form, {"photos": []}) == {"report": [], "photos": []}
 
 

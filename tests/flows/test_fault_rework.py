@@ -62,7 +62,8 @@ def test_a_rejected_receipt_tells_the_maintainers_why_by_sms(pe, db, clock):
     with db.sessions() as s:
         auditor = user(s, pe, "gz_receipt_auditor").display_name
         pool = {u.id for u in pe.identity.holders(s, task_row(db, handle2).post_id, task_row(db, handle2).org_unit_id)}
-    text = f"【EOMS】退回：工单REJECT-0001被“回单审核”环节（{auditor}）退回至“故障处理”，原因：报告缺少现场照片。请尽快处理。"
+    text = (f"【EOMS】退回：工单REJECT-0001被“回单审核”环节（{auditor}）退回至“故障处理”，"
+            "原因：报告缺少现场照片。请尽快处理。")
     assert uid(pe, db, "gz_maintainer") in pool  # the reopened step is the post's again: every holder is told
     assert sorted(rework_sms(db)) == sorted((u, text) for u in pool)
 

@@ -930,10 +930,8 @@ def as_cell(value: Any) -> Any:
 def as_csv(value: Any) -> Any:
     """A cell as the CSV writes it: plain numbers (percentages as fractions), empty for no value."""
     if isinstance(value, str):
-        try:
+        with contextlib.suppress(ValueError):
             value = float(value)
-        except ValueError:
-            pass
     return as_cell(value)
 
 

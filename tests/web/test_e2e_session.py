@@ -88,7 +88,7 @@ def test_idle_logout_warns_keeps_on_request_and_ends_the_session(db: Database, t
             other.context.close()
 
         # without activity the page itself goes to the login page, with the idle message
-        expect(page).to_have_url(re.compile(r"/auth/login$"), timeout=(IDLE_SECONDS + 4) * 1000)
+        expect(page).to_have_url(re.compile(r"/auth/login(\?next=[^&]*)?$"), timeout=(IDLE_SECONDS + 4) * 1000)
         page.wait_for_load_state()
         expect(page.locator("#username")).to_be_visible()
         shown = flash(page).all_inner_texts()
