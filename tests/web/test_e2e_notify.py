@@ -121,6 +121,9 @@ def test_new_work_shows_in_the_badge_a_toast_and_the_tab_title(notify_server: tu
     assert page.evaluate("window.__beeps") == 1  # the page was reloaded since the preview beep: this one is new
     assert page.evaluate("window.__notices") == [
         {"title": "新任务", "body": f"故障处理 · NOTIFY-1 · {FAULT['customer']}", "tag": f"eoms-task-{handling}"}]
+    stale = page.locator("#queue-stale")  # the portal's 待办, drawn before it came, offers to refresh
+    expect(stale).to_be_visible()
+    expect(stale).to_contain_text("待办有变化，现共 1 项。")
     page.wait_for_timeout(500)  # the toast has slid in
     shot = screenshot(page, "notify-toast")
     page.locator(".topbar").screenshot(path=str(shot.with_name("notify-topbar.png")))
@@ -128,6 +131,10 @@ def test_new_work_shows_in_the_badge_a_toast_and_the_tab_title(notify_server: tu
     # the toast closes with ×; with desktop notifications off, a hidden tab stops asking …
     toasts.first.locator("button.notify-close").click()
     expect(toasts).to_have_count(0)
+    stale.get_by_role("link", name="刷新列表").click()
+    expect(page.locator("#panel-todo tbody tr").filter(has_text="NOTIFY-1")).to_have_count(1)
+    expect(page.locator("#queue-stale")).to_be_hidden()
+    expect(toasts).to_have_count(0)  # announced once, not again on the new page
     page.locator("#notify-menu summary").click()
     page.locator("#notify-desktop").uncheck()
     page.locator("#notify-menu summary").click()
@@ -144,7 +151,7 @@ def test_new_work_shows_in_the_badge_a_toast_and_the_tab_title(notify_server: tu
     expect(toasts).to_have_count(1)
     expect(toasts.first).to_contain_text("新任务：故障处理 · NOTIFY-2")
     expect(page).to_have_title(f"(2) {TITLE}")
-    assert len(page.evaluate("window.__notices")) == 1  # desktop notifications are off now
+    assert page.evaluate("window.__notices") == []  # desktop notifications are off now (the page was reloaded)
 
     # the toast leads to the task; the next page draws the count itself and announces nothing twice
     toasts.first.locator("a").click()

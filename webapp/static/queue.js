@@ -13,6 +13,15 @@
   const STORE = "eoms.queue.selected";
   if (!helpToggle) { return; }  // the 待办 panel is hidden
 
+  // -- work arrived or left while the page is open (static/notify.js): offer to refresh the list ------------------
+  // (a click, not an automatic reload: that would count as activity for the idle logout and lose the selection)
+  const stale = document.getElementById("queue-stale");
+  document.addEventListener("eoms:inbox", function (event) {
+    if (!stale || !event.detail) { return; }
+    stale.querySelector("span").textContent = stale.dataset.text.replace("__N__", String(event.detail.count));
+    stale.hidden = false;
+  });
+
   function rows() { return table ? Array.from(table.tBodies[0].rows) : []; }
   function boxes() { return rows().map(function (r) { return r.querySelector("input[name=task]"); }).filter(Boolean); }
 
