@@ -27,6 +27,9 @@ class Settings:
     plugins: tuple[str, ...] = ()
     crm_webhook_url: str | None = None
     crm_webhook_token: str | None = None
+    crm_webhook_secret: str | None = None
+    alarm_ticket_severities: str = "critical,major"
+    alarm_vip_only: bool = False
     network_sim_failure_rate: float = 0.0
     network_max_attempts: int = 3
     max_upload_mb: int = 20
@@ -57,6 +60,9 @@ class Settings:
             "plugins": tuple(p.strip() for p in (env.get("EOMS_PLUGINS") or "").split(",") if p.strip()),
             "crm_webhook_url": env.get("EOMS_CRM_WEBHOOK_URL") or None,
             "crm_webhook_token": env.get("EOMS_CRM_WEBHOOK_TOKEN") or None,
+            "crm_webhook_secret": env.get("EOMS_CRM_WEBHOOK_SECRET") or None,
+            "alarm_ticket_severities": (env.get("EOMS_ALARM_TICKET_SEVERITIES") or "critical,major").lower(),
+            "alarm_vip_only": (env.get("EOMS_ALARM_VIP_ONLY") or "").lower() in ("1", "true", "yes"),
             "network_sim_failure_rate": _float(env, "EOMS_NETWORK_SIM_FAILURE_RATE", 0.0),
             "network_max_attempts": _int(env, "EOMS_NETWORK_MAX_ATTEMPTS", 3),
             "max_upload_mb": _int(env, "EOMS_MAX_UPLOAD_MB", 20),
@@ -77,7 +83,7 @@ class Settings:
 
     def describe(self) -> dict[str, object]:
         """Every setting, secrets masked."""
-        return {f.name: ("***" if f.name.endswith(("token", "secret_key")) and getattr(self, f.name)
+        return {f.name: ("***" if f.name.endswith(("token", "secret", "secret_key")) and getattr(self, f.name)
                          else getattr(self, f.name))
                 for f in fields(self)}
 

@@ -23,6 +23,7 @@ def build_engine(settings: Settings, clock: Callable[[], datetime] = utcnow) -> 
     registry = build_registry(
         sms_backend=settings.sms_backend, sms_http_url=settings.sms_http_url, sms_http_token=settings.sms_http_token,
         crm_webhook_url=settings.crm_webhook_url, crm_webhook_token=settings.crm_webhook_token,
+        crm_webhook_secret=settings.crm_webhook_secret,
         network_manager=SimulatedNetworkManager(failure_rate=settings.network_sim_failure_rate),
         network_max_attempts=settings.network_max_attempts, plugins=settings.plugins,
     )

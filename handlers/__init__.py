@@ -8,15 +8,16 @@ from collections.abc import Iterable
 
 from engine.errors import ConfigurationError
 from engine.registry import HandlerRegistry
-from handlers import crm, dispatch, kpi, network, resources, sms
+from handlers import crm, dispatch, kpi, network, resources, sms, tmf
 from handlers.network import NetworkManager, SimulatedNetworkManager
 from handlers.sms.backends import make_backend
 
 
 def build_registry(*, sms_backend: str = "outbox", sms_http_url: str | None = None,
                    sms_http_token: str | None = None, crm_webhook_url: str | None = None,
-                   crm_webhook_token: str | None = None, network_manager: NetworkManager | None = None,
-                   network_max_attempts: int = 3, plugins: Iterable[str] = ()) -> HandlerRegistry:
+                   crm_webhook_token: str | None = None, crm_webhook_secret: str | None = None,
+                   network_manager: NetworkManager | None = None, network_max_attempts: int = 3,
+                   plugins: Iterable[str] = ()) -> HandlerRegistry:
     """A registry with every built-in handler, plus those registered by each plugin module's
     ``register(registry)`` function."""
     registry = HandlerRegistry()
@@ -24,8 +25,9 @@ def build_registry(*, sms_backend: str = "outbox", sms_http_url: str | None = No
     dispatch.register(registry)
     resources.register(registry)
     network.register(registry, network_manager or SimulatedNetworkManager(), network_max_attempts)
-    crm.register(registry, crm_webhook_url, crm_webhook_token)
+    crm.register(registry, crm_webhook_url, crm_webhook_token, crm_webhook_secret)
     kpi.register(registry)
+    tmf.register(registry)
     for name in plugins:
         try:
             module = importlib.import_module(name)

@@ -6,5 +6,7 @@ from handlers.kpi.models import KpiOrder, KpiStep
 from handlers.network.models import NetworkConfig
 from handlers.resources.models import Circuit, Resource
 from handlers.sms.models import SmsMessage
+from handlers.tmf.models import Alarm, ExternalOrder, HubSubscription, TmfEvent
 
-__all__ = ["Circuit", "CrmMessage", "KpiOrder", "KpiStep", "NetworkConfig", "Resource", "RoutingRule", "SmsMessage"]
+__all__ = ["Alarm", "Circuit", "CrmMessage", "ExternalOrder", "HubSubscription", "KpiOrder", "KpiStep", "NetworkConfig",
+           "Resource", "RoutingRule", "SmsMessage", "TmfEvent"]

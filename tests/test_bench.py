@@ -39,3 +39,21 @@ def test_bench_postgresql():
     if reason and not IN_CI:
         pytest.skip(f"PostgreSQL not reachable: {reason}")
     check(run_bench("--database", pg_url()), "postgresql")
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_bench_over_http(database: str):
+    """``--scenario http``: gunicorn serves the API on a fresh database; a client drives whole instances."""
+    args = ["--scenario", "http"]
+    if database == "postgresql":
+        reason = pg_available()
+        if reason and not IN_CI:
+            pytest.skip(f"PostgreSQL not reachable: {reason}")
+        args += ["--database", pg_url()]
+    result = run_bench(*args)
+    assert result["scenario"] == "http" and result["instances"] == 3 and result["database"] == database
+    assert result["http_instances_per_s"] > 0 and result["engine_in_process_instances_per_s"] > 0
+    assert result["http_over_raw"] == pytest.approx(result["http_instances_per_s"] / result["raw_instances_per_s"],
+                                                    rel=0.02)
+    assert set(result["latency_ms"]) == {"start", "list", "complete", "get"}
+    assert len({result["latency_ms"][k]["p95"] >= result["latency_ms"][k]["p50"] for k in result["latency_ms"]}) == 1

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, g, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
@@ -16,7 +17,23 @@ from engine.core import ProcessEngine
 from engine.db import make_engine, make_session_factory
 from eoms.settings import Settings
 from eoms.wiring import build_engine
-from webapp import auth, designer, errors, i18n, notify, orders, portal, stats, supervisor, tasks, vendor
+from webapp import (
+    api,
+    api_admin,
+    auth,
+    designer,
+    errors,
+    i18n,
+    notify,
+    orders,
+    portal,
+    stats,
+    supervisor,
+    tasks,
+    vendor,
+)
+from webapp.api.base import error_response as api_error
+from webapp.api.base import from_http, is_api_request
 from webapp.security import CleanRequest, apply_security_headers, secret_key
 
 
@@ -46,13 +63,15 @@ def create_app(settings: Settings | None = None, engine: ProcessEngine | None = 
     db = make_engine(settings.database_url)
     app.extensions["eoms"] = {"engine": engine, "settings": settings, "sessions": make_session_factory(db),
                               "writer_sessions": make_session_factory(db, writer=True)}
-    CSRFProtect(app)
+    csrf = CSRFProtect(app)
     i18n.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
-    for blueprint in (auth.bp, portal.bp, tasks.bp, orders.bp, supervisor.bp, stats.bp, designer.bp, vendor.bp):
+    for blueprint in (auth.bp, portal.bp, tasks.bp, orders.bp, supervisor.bp, stats.bp, designer.bp, vendor.bp,
+                      api_admin.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(notify.bp)
+    api.init_app(app, csrf)
     app.after_request(apply_security_headers)
     app.teardown_appcontext(_close_session)
     _error_pages(app)
@@ -75,8 +94,13 @@ def _close_session(_exc: BaseException | None) -> None:
 
 def _error_pages(app: Flask) -> None:
     @app.errorhandler(404)
-    def not_found(_err: Exception) -> tuple[str, int]:
-        return errors.not_found_page()
+    def not_found(err: HTTPException) -> tuple[str, int] | Response:
+        return api_error(from_http(err)) if is_api_request() else errors.not_found_page()
+
+    @app.errorhandler(405)
+    def not_allowed(err: HTTPException) -> tuple[str, int] | Response:
+        return api_error(from_http(err)) if is_api_request() else (
+            render_template("error.html", code=405, message=i18n.gettext("不支持此操作。")), 405)
 
     @app.errorhandler(CSRFError)
     def csrf_error(err: CSRFError) -> tuple[str, int]:
@@ -84,9 +108,13 @@ def _error_pages(app: Flask) -> None:
                                message=i18n.gettext("表单已过期或来源无效，请刷新页面后重试。")), 400
 
     @app.errorhandler(413)
-    def too_large(_err: Exception) -> tuple[str, int]:
+    def too_large(err: HTTPException) -> tuple[str, int] | Response:
+        if is_api_request():
+            return api_error(from_http(err))
         return render_template("error.html", code=413, message=i18n.gettext("上传的文件太大。")), 413
 
     @app.errorhandler(500)
-    def server_error(_err: Exception) -> tuple[str, int]:
+    def server_error(err: HTTPException) -> tuple[str, int] | Response:
+        if is_api_request():
+            return api_error(from_http(err))
         return render_template("error.html", code=500, message=i18n.gettext("系统内部错误，请稍后再试。")), 500

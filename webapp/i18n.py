@@ -11,7 +11,7 @@ from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
-from flask import Flask, redirect, request, session
+from flask import Flask, g, redirect, request, session
 from flask_babel import Babel, gettext, lazy_gettext
 from werkzeug.wrappers import Response
 
@@ -23,7 +23,8 @@ __all__ = ["LANGUAGES", "gettext", "init_app", "lazy_gettext"]
 
 
 def current_language() -> str:
-    lang = session.get("lang")
+    """The page's language (chosen with /lang/…), or the API call's (its Accept-Language, set in ``g.lang``)."""
+    lang = g.get("lang") or session.get("lang")
     return lang if lang in LANGUAGES else "zh_CN"
 
 

@@ -1,9 +1,10 @@
 """Imports every table the web app owns, so migrations and tests see them with the engine's."""
 
+from webapp.api.models import ApiCall, ApiClient
 from webapp.auth.models import LoginAttempt
 from webapp.designer.models import ProcessDraft
 from webapp.portal.models import Announcement, Note, QueueColumns, QueueFilter, ScheduleEntry, UserPreference
 from webapp.tasks.models import TaskDraft
 
-__all__ = ["Announcement", "LoginAttempt", "Note", "ProcessDraft", "QueueColumns", "QueueFilter", "ScheduleEntry",
-           "TaskDraft", "UserPreference"]
+__all__ = ["Announcement", "ApiCall", "ApiClient", "LoginAttempt", "Note",
+           "ProcessDraft", "QueueColumns", "QueueFilter", "ScheduleEntry", "TaskDraft", "UserPreference"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Any
 
 from flask import Request, Response
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
@@ -67,6 +68,20 @@ class CleanRequest(Request):
         form = self.__dict__.get("form")
         if form is not None:
             self.__dict__["form"] = _cleaned(form)
+
+    def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
+        """The JSON body with the same characters taken out of every string in it (keys included)."""
+        return _clean_json(super().get_json(force=force, silent=silent, cache=cache))
+
+
+def _clean_json(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [_clean_json(v) for v in value]
+    if isinstance(value, dict):
+        return {clean_text(str(k)): _clean_json(v) for k, v in value.items()}
+    return value
 
 
 def _cleaned(values: MultiDict[str, str]) -> ImmutableMultiDict[str, str]:

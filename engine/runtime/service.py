@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.exceptions import WorkflowException
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -220,6 +222,17 @@ class RuntimeService(DeliveryActions):
         definition = load_definition(self.ctx, session, row.id)
         key = definition.start_form
         return (key, self.forms.schema(session, definition.forms[key])) if key else None
+
+    def starts_by_hand(self, session: Session, process_key: str) -> bool:
+        """Whether the newest version of a process has a plain start event (no timer, message or signal), so a
+        caller may start it with :meth:`start` (with or without a start form)."""
+        row = session.scalar(select(ProcessDefinition).where(ProcessDefinition.key == process_key)
+                             .order_by(ProcessDefinition.version.desc()).limit(1))
+        if row is None:
+            raise NotFound(f"process '{process_key}' is not deployed", details={"process": process_key})
+        spec = load_definition(self.ctx, session, row.id).spec
+        return any(isinstance(ts, StartEvent) and isinstance(ts.event_definition, NoneEventDefinition)
+                   for ts in spec.task_specs.values())
 
     def correlate(self, session: Session, instance_id: int, message: str, payload: dict[str, Any],
                   *, actor_id: int | None = None) -> ProcessInstance:

@@ -9,6 +9,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from engine.errors import BpmnValidationError, EomsError
 from eoms.cli.admin import register_admin_commands
+from eoms.cli.api_clients import register_api_client_commands
 from eoms.cli.bench import register_bench_commands
 from eoms.cli.common import cli
 from eoms.cli.events import register_event_commands
@@ -26,6 +27,7 @@ register_bench_commands(cli)
 register_time_commands(cli)
 register_resource_commands(cli)
 register_serve_commands(cli)
+register_api_client_commands(cli)
 
 
 def main(argv: list[str] | None = None) -> int:

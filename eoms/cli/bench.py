@@ -24,6 +24,7 @@ SCENARIOS: dict[str, tuple[str, str]] = {
     "fault": ("bench.engine_bench", "run_fault_bench"),
     "worker": ("bench.worker_bench", "run_worker_bench"),
     "console": ("bench.console_bench", "run_console_bench"),
+    "http": ("bench.http_bench", "run_http_bench"),
 }
 
 
@@ -51,7 +52,7 @@ def load_scenario(scenario: str) -> Callable[[int, str | None], dict[str, Any]]:
 @click.command()
 @click.option("--scenario", type=click.Choice(list(SCENARIOS)), default="fault", show_default=True,
               help="fault: engine vs raw SpiffWorkflow; worker: tick cost with many open tasks, timer lateness; "
-                   "console: supervisor pages on many work orders")
+                   "console: supervisor pages on many work orders; http: the API over HTTP under gunicorn")
 @click.option("--instances", default=200, show_default=True,
               help="fault: instances per side; worker: open tasks in the database")
 @click.option("--database", "database_url", help="database URL (default: a temporary SQLite file; a "

@@ -1,6 +1,6 @@
 """The CRM adapter: order events (maintenance data complete, order completed, cancelled …) go to CRM as
 webhooks through durable jobs, once per idempotency key. Without ``EOMS_CRM_WEBHOOK_URL`` they are kept in
-the ledger only."""
+the ledger only; with ``EOMS_CRM_WEBHOOK_SECRET`` each body is signed (``X-Hub-Signature-256``)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from engine.jobs.service import enqueue
 from engine.registry import HandlerContext, HandlerRegistry, JobContext, ListenerContext
 from engine.runtime.models import ProcessInstance
 from handlers.crm.models import CrmMessage
+from handlers.tmf.signing import HEADER as SIGNATURE_HEADER
+from handlers.tmf.signing import sign
 
 JOB_KIND = "crm.webhook"
 CRM_ORDER_PROCESSES = frozenset({"provisioning"})  # orders that came from CRM: CRM hears of their end
@@ -25,12 +27,14 @@ class CrmDeliveryError(Exception):
     pass
 
 
-def _post(url: str, token: str | None, body: dict[str, Any], key: str) -> None:
+def _post(url: str, token: str | None, body: dict[str, Any], key: str, secret: str | None = None) -> None:
+    data = json.dumps(body, ensure_ascii=False).encode()
     headers = {"Content-Type": "application/json; charset=utf-8", "Idempotency-Key": key}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(url, data=json.dumps(body, ensure_ascii=False).encode(), headers=headers,
-                                     method="POST")
+    if secret:
+        headers[SIGNATURE_HEADER] = sign(data, secret)  # over the exact bytes sent
+    request = urllib.request.Request(url, data=data, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             if not 200 <= response.status < 300:
@@ -41,7 +45,8 @@ def _post(url: str, token: str | None, body: dict[str, Any], key: str) -> None:
         raise CrmDeliveryError(f"CRM unreachable: {err}") from None
 
 
-def register(registry: HandlerRegistry, webhook_url: str | None = None, token: str | None = None) -> None:
+def register(registry: HandlerRegistry, webhook_url: str | None = None, token: str | None = None,
+             secret: str | None = None) -> None:
     def notify_step(ctx: HandlerContext, event: str, **fields: Any) -> dict[str, Any]:
         """Queue a CRM callback for this work order."""
         if event not in EVENTS:
@@ -56,7 +61,7 @@ def register(registry: HandlerRegistry, webhook_url: str | None = None, token: s
         if ctx.session.scalar(select(CrmMessage.id).where(CrmMessage.idempotency_key == ctx.idempotency_key)):
             return {"repeat": True}
         if webhook_url:
-            _post(webhook_url, token, payload, ctx.idempotency_key)
+            _post(webhook_url, token, payload, ctx.idempotency_key, secret)
         ctx.session.add(CrmMessage(idempotency_key=ctx.idempotency_key, event=payload["event"],
                                    business_key=payload["order"], instance_id=ctx.instance_id, payload=payload,
                                    status="sent" if webhook_url else "stored", created_at=ctx.now))

@@ -9,7 +9,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from flask import Flask
+from flask import Flask, url_for
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
@@ -128,8 +128,8 @@ def test_every_page_and_action_requires_login(plain_app: Flask, db: Database):
     token = csrf_token(text(client.get("/auth/login")))  # a valid token of an anonymous session
     checked = 0
     for rule in plain_app.url_map.iter_rules():
-        if rule.endpoint in OPEN:
-            continue
+        if rule.endpoint in OPEN or rule.rule.startswith(API_PREFIXES):
+            continue  # the API answers with its own refusal (test_every_api_call_needs_a_token)
         url = rule.build({name: 1 if name.endswith("_id") else "csv" if name == "fmt" else "x"
                           for name in rule.arguments})[1]
         if "GET" in rule.methods:
@@ -144,6 +144,33 @@ def test_every_page_and_action_requires_login(plain_app: Flask, db: Database):
     assert count(db, Note) == 0
     assert "请先登录。" in text(client.get("/auth/login"))
     assert urlparse(client.get("/").headers["Location"]).path == "/portal/"  # and from there to the login page
+
+
+API_PREFIXES = ("/api/", "/tmf-api/")
+API_OPEN = {"api_docs.document", "api_docs.page"}  # the OpenAPI document and its page describe, they hold no data
+
+
+def test_every_api_call_needs_a_token(plain_app: Flask, db: Database):
+    """Every API route (from the URL map) without a bearer token, or with a session cookie instead, is refused
+    with 401 and a JSON error, and changes nothing."""
+    client = plain_app.test_client()
+    login(client, "admin")  # a logged-in browser session is no API credential
+    checked = 0
+    for rule in plain_app.url_map.iter_rules():
+        if not rule.rule.startswith(API_PREFIXES) or rule.endpoint in API_OPEN:
+            continue
+        url = rule.build({name: "1" for name in rule.arguments})[1]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = client.open(url, method=method, json={"externalId": "X"})
+            assert response.status_code == 401, (method, url, response.status_code)
+            assert response.get_json()["code"] == "api.unauthorized"
+            assert response.headers["WWW-Authenticate"].startswith("Bearer")
+            checked += 1
+    assert checked >= 8
+    with plain_app.test_request_context():
+        open_urls = [url_for(endpoint) for endpoint in API_OPEN]
+    for url in open_urls:
+        assert client.get(url).status_code == 200, url
 
 
 def logout_post(client: FlaskClient) -> None:

@@ -36,7 +36,7 @@ from webapp.formdata import (
 from webapp.i18n import current_language, gettext
 from webapp.messages import attachment_refused, explain, field_errors
 from webapp.orders.views_data import instance_view
-from webapp.tasks import drafts, picker
+from webapp.tasks import drafts, picker, prefill
 from webapp.tasks import extension as extension_dialog
 from webapp.tasks.rework import rejections
 
@@ -77,7 +77,7 @@ def show(task_id: int, values: dict[str, Any] | None = None, errors: dict[str, s
     draft, draft_at = drafts.restored(s, row) if values is None else (None, "")
     sent = values if values is not None else draft  # what was typed: sent back, or kept as a draft
     if values is None:
-        values = row.data if row.status != "ready" else pe.runtime.task_data(s, row)
+        values = row.data if row.status != "ready" else prefill.suggested(s, row, schema, pe.runtime.task_data(s, row))
         values = {**values, **draft} if draft else values
     offered, supervisor = is_offered_to(user, row), oversees(s, user, row.org_unit_id)
     post = s.get(Post, row.post_id) if row.post_id else None

@@ -1,0 +1,1 @@
+"""TMF641 Service Ordering: CRM's orders for 服务开通."""

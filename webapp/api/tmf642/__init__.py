@@ -1,0 +1,1 @@
+"""TMF642 Alarm Management: network managers' alarms."""
