@@ -19,12 +19,11 @@ from sqlalchemy import func, select, update
 
 from engine.jobs.models import Job
 from engine.runtime.models import ProcessInstance
-from engine.tasks.models import HumanTask
 from handlers.tmf.models import ExternalOrder
 from handlers.tmf.signing import verify
 from tests.api.conftest import Caller, engine_of, tick
-from tests.api.test_tmf641 import BASE, complete_step, order
-from tests.conftest import Database, user
+from tests.api.test_tmf641 import BASE, complete_step, order, upload_to_step
+from tests.conftest import Database
 from webapp.api.models import ApiClient
 
 
@@ -92,11 +91,7 @@ def test_the_listener_hears_the_order_from_creation_to_completion(web_app: Flask
     complete_step(web_app, db, so["id"], "test", "gz_network_operator", {"test_result": "pass", "test_note": "通"})
     drain(web_app, db)
     pe = engine_of(web_app)
-    with db.sessions.begin() as s:
-        row = s.scalars(select(HumanTask).where(HumanTask.business_key == so["id"], HumanTask.node_id == "completion",
-                                                HumanTask.status == "ready")).one()
-        report = pe.tasks.upload(s, row.id, user(s, pe, "gz_implementer"), filename="竣工.pdf",
-                                 data=b"%PDF-1.4\n%%EOF\n").id
+    report = upload_to_step(web_app, db, so["id"], "completion", "gz_implementer", "竣工.pdf", b"%PDF-1.4\n%%EOF\n")
     listener.down = True  # CRM's listener is away while the order completes …
     complete_step(web_app, db, so["id"], "completion", "gz_implementer",
                   {"completed_on": "2026-03-02", "completion_note": "已竣工", "completion_report": [report]})

@@ -31,6 +31,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 API_PREFIXES = ("/api/", "/tmf-api/")
 MAX_LIMIT = 200
 MAX_OFFSET = 2**31 - 1  # what every database's OFFSET takes
+MAX_BODY = 1024 * 1024  # a JSON resource; larger bodies answer 413
+FILE_ENDPOINTS = frozenset({"api_v1_tasks.attach_file"})  # base64 files: the upload limit applies
 DEFAULT_LIMIT = 20
 
 # the API's own codes (the engine's codes pass through as they are)
@@ -121,6 +123,8 @@ def _rolled_back(problem: ApiProblem) -> Response:
 
 def _authenticate() -> Response | None:
     g.api_started = time.perf_counter()
+    if request.endpoint not in FILE_ENDPOINTS:  # a resource is small; only a file upload may be larger
+        request.max_content_length = MAX_BODY
     g.lang = "en" if (request.accept_languages.best_match(["zh-CN", "zh", "en"]) or "zh").startswith("en") \
         else "zh_CN"
     s, now = db.session(), db.engine().ctx.clock()

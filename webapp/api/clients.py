@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidInput, NotAllowed, NotFound
@@ -59,8 +60,11 @@ def create(session: Session, name: str, *, user: User, scopes: list[str], now: d
     client = ApiClient(name=name, description=description[:200], token_hash=token_hash(token),
                        token_prefix=token[:12], secret=secrets.token_urlsafe(32), scopes=sorted(set(scopes)),
                        user_id=user.id, rate_per_minute=rate_per_minute, created_at=now, expires_at=expires_at)
-    session.add(client)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(client)
+    except IntegrityError:  # the same name created a moment ago by another admin
+        raise InvalidInput(f"an API client named '{name}' exists", {"name": "already exists"}) from None
     return NewClient(client, token)
 
 

@@ -21,6 +21,7 @@ from webapp.api.clients import SCOPES
 
 bp = Blueprint("api_docs", __name__, url_prefix="/api/v1", template_folder="templates")
 VERSION = "1.0.0"
+SUCCESS = {200: "OK", 201: "Created", 204: "No Content", 206: "Partial Content"}
 CONVERTER = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 ERROR = {"type": "object", "required": ["code", "reason", "message", "status"], "properties": {
     "code": {"type": "string", "description": "stable error code (the engine's, or api.*)"},
@@ -75,9 +76,8 @@ def _operation(spec: APISpec, op: Operation, seen: set[str]) -> dict[str, Any]:
                        "description": "comma-separated attributes to return"})
     responses: dict[str, Any] = {}
     for status in op.statuses:
-        answer: dict[str, Any] = {"description": REASONS.get(status, "OK") if status >= 300 else
-                                  {200: "OK", 201: "Created", 204: "No Content"}.get(status, "OK")}
-        if op.response is not None and status in (200, 201):
+        answer: dict[str, Any] = {"description": {**SUCCESS, **REASONS}.get(status, "OK")}
+        if op.response is not None and status in (200, 201, 206):
             ref = _schema_ref(spec, op.response, seen)
             answer["content"] = {"application/json": {"schema": {"type": "array", "items": ref} if op.many
                                                       else ref}}
