@@ -53,7 +53,8 @@ def test_bench_over_http(database: str):
     result = run_bench(*args)
     assert result["scenario"] == "http" and result["instances"] == 3 and result["database"] == database
     assert result["http_instances_per_s"] > 0 and result["engine_in_process_instances_per_s"] > 0
+    # both rates are rounded to 0.1 and the ratio to 0.001: compare within what the rounding leaves
     assert result["http_over_raw"] == pytest.approx(result["http_instances_per_s"] / result["raw_instances_per_s"],
-                                                    rel=0.02)
+                                                    abs=0.002)
     assert set(result["latency_ms"]) == {"start", "list", "complete", "get"}
     assert len({result["latency_ms"][k]["p95"] >= result["latency_ms"][k]["p50"] for k in result["latency_ms"]}) == 1
