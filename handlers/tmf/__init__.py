@@ -33,12 +33,14 @@ class ResourceKind:
     key: str  # the event payload key (serviceOrder, troubleTicket …)
     prefix: str  # of event types (ServiceOrder → ServiceOrderStateChangeEvent)
     build: Callable[[Session, ExternalOrder, ProcessInstance], dict[str, Any]]
+    process: str  # the flow its work orders run
     state_field: str = "state"
     initial: str = "acknowledged"  # what the Create event announced
 
 
 KINDS: dict[str, ResourceKind] = {
-    serviceorder.KIND: ResourceKind(serviceorder.API, serviceorder.KIND, "ServiceOrder", serviceorder.service_order),
+    serviceorder.KIND: ResourceKind(serviceorder.API, serviceorder.KIND, "ServiceOrder", serviceorder.service_order,
+                                    serviceorder.PROCESS),
     troubleticket.KIND: ResourceKind(**troubleticket.RESOURCE_KIND),
 }
 
@@ -48,8 +50,14 @@ def links_of(session: Session, instance_id: int) -> list[ExternalOrder]:
                                                             ExternalOrder.kind.in_(tuple(KINDS)))))
 
 
-def order_changed(session: Session, instance_id: int, what: str, now: Any) -> None:
-    """Queue a sync of every API order of the instance (``what`` makes the job's key unique to the change)."""
+PROCESSES = frozenset(kind.process for kind in KINDS.values())  # only their work orders can be API orders
+
+
+def order_changed(session: Session, instance_id: int, what: str, now: Any, process_key: str | None = None) -> None:
+    """Queue a sync of every API order of the instance (``what`` makes the job's key unique to the change).
+    A work order of another flow (``process_key`` given) costs no query: it cannot be one."""
+    if process_key is not None and process_key not in PROCESSES:
+        return
     for link in links_of(session, instance_id):
         enqueue(session, SYNC_JOB, {"order": link.id}, f"tmf-sync:{link.id}:{what}", now=now,
                 instance_id=instance_id, max_attempts=10)
@@ -99,13 +107,14 @@ def register(registry: HandlerRegistry) -> None:
     registry.register_job(SYNC_JOB, sync, "tell the listeners of an API order what changed")
 
     def step_done(ctx: ListenerContext, row: Any) -> None:
-        order_changed(ctx.session, row.instance_id, f"task:{row.id}", ctx.now)
+        order_changed(ctx.session, row.instance_id, f"task:{row.id}", ctx.now, row.process_key)
 
     def ended(ctx: ListenerContext, instance: ProcessInstance) -> None:
-        order_changed(ctx.session, instance.id, f"end:{instance.status}", ctx.now)
+        order_changed(ctx.session, instance.id, f"end:{instance.status}", ctx.now, instance.process_key)
 
     def deadline(ctx: ListenerContext, notice: Any) -> None:
-        order_changed(ctx.session, notice.task.instance_id, f"{notice.event}:{notice.task.id}", ctx.now)
+        order_changed(ctx.session, notice.task.instance_id, f"{notice.event}:{notice.task.id}", ctx.now,
+                      notice.task.process_key)
 
     registry.on("task_completed", step_done)
     registry.on("instance_completed", ended)

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.history.models import HistoryEvent
@@ -18,6 +19,7 @@ from handlers.resources.models import Circuit
 from handlers.tmf.models import Alarm, ExternalOrder
 from handlers.tmf.times import iso
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 API = "alarmManagement"
 BASE = "/tmf-api/alarmManagement/v4"
 STATES = ("raised", "updated", "cleared")
@@ -109,3 +111,10 @@ def resource(session: Session, alarm: Alarm, ticket_key: str | None = None) -> d
         comments.append({"comment": f"repeated {alarm.repeats} time(s)", "systemId": "EOMS", "@type": "Comment"})
     body["comment"] = comments
     return {k: v for k, v in body.items() if v is not None}
+
+
+def recovery_time(session: Session, instance_id: int) -> str | None:
+    """When the last alarm linked to the order's ticket cleared, as 恢复回单's field takes it (Beijing time)."""
+    cleared = session.scalar(select(func.max(Alarm.cleared_at)).join(ExternalOrder, ExternalOrder.id == Alarm.ticket_id)
+                             .where(ExternalOrder.instance_id == instance_id, Alarm.state == "cleared"))
+    return cleared.astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M") if cleared else None

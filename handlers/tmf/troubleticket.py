@@ -220,4 +220,4 @@ def _naive(moment: datetime) -> datetime:
 
 # how ``handlers.tmf`` builds and announces the resource (TroubleTicketCreateEvent, …StatusChangeEvent)
 RESOURCE_KIND: dict[str, Any] = {"api": API, "key": KIND, "prefix": "TroubleTicket", "build": trouble_ticket,
-                                 "state_field": "status", "initial": "acknowledged"}
+                                 "process": PROCESS, "state_field": "status", "initial": "acknowledged"}

@@ -3,7 +3,11 @@ supervisor account of the province, and a caller that sends its bearer token."""
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,3 +80,21 @@ def tick(app: Flask, db: Database) -> TickReport:
     report = Worker(engine_of(app), db.sessions, "api-test").tick()
     assert report.errors == 0, report
     return report
+
+
+def post_concurrently(url: str, token: str, body: dict[str, Any], times: int = 20) -> list[tuple[int, str]]:
+    """POST ``body`` to ``url`` ``times`` at once (real HTTP, one thread each): each (status, resource id or
+    error text)."""
+    data = json.dumps(body).encode()
+
+    def post(_: int) -> tuple[int, str]:
+        request = urllib.request.Request(url, data=data, method="POST", headers={
+            "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return response.status, json.loads(response.read())["id"]
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode()
+
+    with ThreadPoolExecutor(max_workers=times) as pool:
+        return list(pool.map(post, range(times)))

@@ -5,11 +5,6 @@ none are sent); and the externalId race on PostgreSQL."""
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
@@ -17,7 +12,7 @@ from sqlalchemy import func, select
 from engine.runtime.models import ProcessInstance
 from handlers.tmf.models import ExternalOrder
 from handlers.tmf.signing import verify
-from tests.api.conftest import Caller
+from tests.api.conftest import Caller, post_concurrently
 from tests.api.test_tmf621 import ACCEPT, BASE, HANDLE, recover, ticket
 from tests.api.test_tmf641 import complete_step
 from tests.api.test_tmf641_events import Listener, drain, listener, secret_of  # noqa: F401  (the fixture)
@@ -91,19 +86,7 @@ def test_a_query_filters_the_events_and_other_apis_are_not_heard(web_app: Flask,
 def test_twenty_concurrent_posts_of_one_external_id_make_one_ticket(db: Database, crm: Caller, live_server: str):
     if db.kind != "postgresql":
         pytest.skip("SQLite takes one writer at a time: the race is PostgreSQL's")
-    body = json.dumps(ticket(externalId="CC-RACE-0001")).encode()
-
-    def post(_: int) -> tuple[int, str]:
-        request = urllib.request.Request(f"{live_server}{BASE}/troubleTicket", data=body, method="POST", headers={
-            "Authorization": f"Bearer {crm.token}", "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status, json.loads(response.read())["id"]
-        except urllib.error.HTTPError as err:
-            return err.code, err.read().decode()
-
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        answers = list(pool.map(post, range(20)))
+    answers = post_concurrently(f"{live_server}{BASE}/troubleTicket", crm.token, ticket(externalId="CC-RACE-0001"))
     statuses = sorted(status for status, _ in answers)
     assert statuses == [200] * 19 + [201], answers
     assert len({ticket_id for _, ticket_id in answers}) == 1

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -21,7 +18,7 @@ from engine.jobs.models import Job
 from engine.runtime.models import ProcessInstance
 from handlers.tmf.models import ExternalOrder
 from handlers.tmf.signing import verify
-from tests.api.conftest import Caller, engine_of, tick
+from tests.api.conftest import Caller, engine_of, post_concurrently, tick
 from tests.api.test_tmf641 import BASE, complete_step, order, upload_to_step
 from tests.conftest import Database
 from webapp.api.models import ApiClient
@@ -148,19 +145,7 @@ def test_twenty_concurrent_posts_of_one_external_id_make_one_order(db: Database,
                                                                    stocked: None):
     if db.kind != "postgresql":
         pytest.skip("SQLite takes one writer at a time: the race is PostgreSQL's")
-    body = json.dumps(order(externalId="CRM-RACE-0001")).encode()
-
-    def post(_: int) -> tuple[int, str]:
-        request = urllib.request.Request(f"{live_server}{BASE}/serviceOrder", data=body, method="POST", headers={
-            "Authorization": f"Bearer {crm.token}", "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status, json.loads(response.read())["id"]
-        except urllib.error.HTTPError as err:
-            return err.code, err.read().decode()
-
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        answers = list(pool.map(post, range(20)))
+    answers = post_concurrently(f"{live_server}{BASE}/serviceOrder", crm.token, order(externalId="CRM-RACE-0001"))
     statuses = sorted(status for status, _ in answers)
     assert statuses == [200] * 19 + [201], answers
     assert len({order_id for _, order_id in answers}) == 1

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from engine.errors import InvalidInput, NotAllowed, NotFound
 from engine.identity.models import User
 from webapp.api.models import ApiCall, ApiClient
+from webapp.api.paging import counted_page
 
 # what a client may be allowed to do, one scope per API (the hub of an API comes with it)
 SCOPES: dict[str, str] = {
@@ -154,6 +155,4 @@ def calls(session: Session, *, client_id: int | None = None, status: int | None 
         query = query.where(ApiCall.status == status)
     if path:
         query = query.where(ApiCall.path.contains(path))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(ApiCall.at.desc(), ApiCall.id.desc()).offset(offset).limit(limit))
-    return total, list(rows)
+    return counted_page(session, query, offset, limit, ApiCall.at.desc(), ApiCall.id.desc())

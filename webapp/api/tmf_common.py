@@ -13,7 +13,7 @@ from webapp import db
 from webapp.api import base
 from webapp.api.base import ApiProblem, body, client, say
 from webapp.api.blueprint import ApiBlueprint, Param
-from webapp.api.tmf641.schemas import HubInputSchema, HubSchema
+from webapp.api.tmf_shapes import HubInputSchema, HubSchema
 
 
 def add_hub_routes(bp: ApiBlueprint, *, api: str, scope: str, events: str) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from engine.tasks.models import HumanTask
-from webapp.api.tmf642.service import recovery_time
+from handlers.tmf.alarm import recovery_time
 
 
 def field_keys(schema: dict[str, Any] | None) -> set[str]:

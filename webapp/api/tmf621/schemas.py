@@ -12,22 +12,13 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from handlers.tmf.troubleticket import STATUSES
 from webapp.api.tmf641.schemas import NoteSchema
+from webapp.api.tmf_shapes import NAME, TEXT
+from webapp.api.tmf_shapes import Typed as _Typed
 
-TEXT = validate.Length(max=2000)
-NAME = validate.Length(min=1, max=200)
 URL = validate.Length(max=500)
 SEVERITY = "Critical (priority 紧急), Major (高) or Minor (一般)"
 PRIORITY = "Critical (紧急), High (高), Medium or Low (一般); absent: from the severity"
 TICKET_TYPE = "the kind of fault: outage (中断), degradation (劣化), intermittent (闪断) or other (其他)"
-
-
-class _Typed(Schema):
-    class Meta:
-        unknown = RAISE
-
-    type_ = fields.String(data_key="@type", validate=NAME)
-    base_type = fields.String(data_key="@baseType", validate=NAME)
-    schema_location = fields.String(data_key="@schemaLocation", validate=URL)
 
 
 class MediumCharacteristicSchema(_Typed):

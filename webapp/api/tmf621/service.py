@@ -26,7 +26,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,6 +39,7 @@ from engine.tasks.models import HumanTask, TaskStatus
 from handlers.tmf import order_changed, troubleticket
 from handlers.tmf.models import ExternalOrder
 from webapp.api.models import ApiClient
+from webapp.api.paging import counted_page
 
 KEY_TRIES = 5
 FAULT_TYPES = {"outage": "中断", "degradation": "劣化", "intermittent": "闪断", "other": "其他"}
@@ -199,9 +200,7 @@ def listed(session: Session, client: ApiClient, *, status: str | None, filters: 
         query = query.where(ProcessInstance.started_at > since)
     if until:
         query = query.where(ProcessInstance.started_at < until)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(ExternalOrder.id.desc()).offset(offset).limit(limit))
-    return total, list(rows)
+    return counted_page(session, query, offset, limit, ExternalOrder.id.desc())
 
 
 def patch(session: Session, pe: ProcessEngine, client: ApiClient, link: ExternalOrder, sent: dict[str, Any]) -> None:

@@ -5,21 +5,11 @@ does not allow at that point (``id``, ``state``, ``milestone`` … on create; th
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import fields, validate
 
 from handlers.tmf.serviceorder import ACTIONS, STATES
-
-TEXT = validate.Length(max=2000)
-NAME = validate.Length(min=1, max=200)
-
-
-class _Typed(Schema):
-    class Meta:
-        unknown = RAISE
-
-    type_ = fields.String(data_key="@type", validate=NAME)
-    base_type = fields.String(data_key="@baseType", validate=NAME)
-    schema_location = fields.String(data_key="@schemaLocation", validate=validate.Length(max=500))
+from webapp.api.tmf_shapes import NAME, TEXT
+from webapp.api.tmf_shapes import Typed as _Typed
 
 
 class RelatedPartySchema(_Typed):
@@ -175,19 +165,3 @@ class CancelServiceOrderSchema(_Typed):
                                                 metadata={"format": "date-time"})
     state = fields.String(validate=validate.OneOf(("accepted", "terminatedWithError", "inProgress", "done")))
     service_order = fields.Nested(RefSchema, data_key="serviceOrder")
-
-
-class HubInputSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    callback = fields.String(required=True, validate=[validate.Length(min=1, max=500),
-                                                      validate.Regexp(r"^https?://[^\s/]+\S*$")],
-                             metadata={"description": "absolute http(s) URL the events are POSTed to"})
-    query = fields.String(allow_none=True, validate=validate.Length(max=500))
-
-
-class HubSchema(Schema):
-    id = fields.String(required=True)
-    callback = fields.String(required=True)
-    query = fields.String(allow_none=True)

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,7 @@ from engine.tasks.models import HumanTask, TaskStatus
 from handlers.tmf import order_changed, serviceorder
 from handlers.tmf.models import ExternalOrder
 from webapp.api.models import ApiClient
+from webapp.api.paging import counted_page
 
 CANCEL_KIND = "cancelServiceOrder"
 KEY_TRIES = 5
@@ -130,9 +131,7 @@ def listed(session: Session, client: ApiClient, *, state: str | None, external_i
         query = query.where(ProcessInstance.started_at > since)
     if until:
         query = query.where(ProcessInstance.started_at < until)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(ExternalOrder.id.desc()).offset(offset).limit(limit))
-    return total, list(rows)
+    return counted_page(session, query, offset, limit, ExternalOrder.id.desc())
 
 
 def patch(session: Session, pe: ProcessEngine, client: ApiClient, link: ExternalOrder, sent: dict[str, Any]) -> None:

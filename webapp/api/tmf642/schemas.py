@@ -3,21 +3,11 @@ state as strings; EOMS takes the X.733 values (any case) and answers them in low
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, ValidationError, fields, validate
 
 from handlers.tmf.alarm import ALARM_TYPES, SEVERITIES, STATES
-
-NAME = validate.Length(min=1, max=200)
-TEXT = validate.Length(max=2000)
-
-
-class _Typed(Schema):
-    class Meta:
-        unknown = RAISE
-
-    type_ = fields.String(data_key="@type", validate=NAME)
-    base_type = fields.String(data_key="@baseType", validate=NAME)
-    schema_location = fields.String(data_key="@schemaLocation", validate=validate.Length(max=500))
+from webapp.api.tmf_shapes import NAME, TEXT
+from webapp.api.tmf_shapes import Typed as _Typed
 
 
 def normal(value: str) -> str:

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,10 +23,11 @@ from engine.tasks.models import HumanTask, TaskStatus
 from handlers.tmf import alarm as alarms
 from handlers.tmf.models import Alarm, ExternalOrder
 from webapp.api.models import ApiClient
+from webapp.api.paging import counted_page
 from webapp.api.tmf621 import service as tickets
 from webapp.api.tmf642.schemas import normal
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+SHANGHAI = alarms.SHANGHAI
 CANONICAL = {normal(v): v for v in (*alarms.ALARM_TYPES, *alarms.SEVERITIES, *alarms.STATES)}
 TICKET_SEVERITY = {"critical": "Critical", "major": "Major", "minor": "Minor"}
 
@@ -184,12 +184,4 @@ def listed(session: Session, client: ApiClient, *, state: str | None, severity: 
         query = query.where(Alarm.perceived_severity.in_([canonical(s) for s in severity.split(",")]))
     if object_id:
         query = query.where(Alarm.alarmed_object_id == object_id)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    return total, list(session.scalars(query.order_by(Alarm.id.desc()).offset(offset).limit(limit)))
-
-
-def recovery_time(session: Session, instance_id: int) -> str | None:
-    """When the last alarm linked to the order's ticket cleared, as 恢复回单's field takes it (Beijing time)."""
-    cleared = session.scalar(select(func.max(Alarm.cleared_at)).join(ExternalOrder, ExternalOrder.id == Alarm.ticket_id)
-                             .where(ExternalOrder.instance_id == instance_id, Alarm.state == "cleared"))
-    return cleared.astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M") if cleared else None
+    return counted_page(session, query, offset, limit, Alarm.id.desc())
