@@ -71,6 +71,7 @@ ENGINE_LAYERS: tuple[tuple[str, ...], ...] = (
     ("forms",),
     ("registry",),
     ("sla",),
+    ("audit",),
     ("history",),
     ("identity",),
     ("spiff",),

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.context import EngineContext
@@ -19,7 +19,7 @@ from engine.history.models import HistoryEvent
 from engine.history.service import record
 from engine.identity.access import oversees
 from engine.identity.models import User
-from engine.jobs.models import Job
+from engine.jobs.models import Job, JobStatus, WorkerHeartbeat
 from engine.jobs.service import reset_job
 from engine.runtime.executor import conflict_guard, load_definition
 from engine.runtime.models import Incident, IncidentStatus, ProcessInstance
@@ -47,6 +47,18 @@ class ManagementService:
         if status:
             query = query.where(Job.status == status)
         return session.scalars(query).all()
+
+    def job_backlog(self, session: Session) -> list[tuple[str, str, int, datetime | None]]:
+        """(kind, status, count, oldest due time) of the jobs not done yet (pending, running, failed)."""
+        rows = session.execute(
+            select(Job.kind, Job.status, func.count(), func.min(Job.due_at))
+            .where(Job.status.in_((JobStatus.PENDING, JobStatus.RUNNING, JobStatus.FAILED)))
+            .group_by(Job.kind, Job.status).order_by(Job.kind, Job.status)).tuples().all()
+        return [(kind, status, count, oldest) for kind, status, count, oldest in rows]
+
+    def workers(self, session: Session) -> Sequence[WorkerHeartbeat]:
+        """Worker processes that announced themselves, the most recently seen first."""
+        return session.scalars(select(WorkerHeartbeat).order_by(WorkerHeartbeat.last_seen.desc()).limit(50)).all()
 
     def retry_incident(self, session: Session, incident_id: int, *, actor: User | None) -> Incident:
         """Try the failed thing again: a step is run again, a job gets fresh attempts, deadlines are

@@ -24,6 +24,7 @@ class TaskProperties:
     time_limit_expr: str | None = None  # timeLimit "=expression": an ISO duration computed from task data
     post_var: str | None = None  # data variable naming the post the task goes to (instead of the lane)
     org_unit_var: str | None = None  # data variable naming the org unit the task goes to
+    calendar_expr: str | None = None  # calendar "=expression": workday or 24x7 computed from task data
 
 
 def parse_task_properties(props: dict[str, str]) -> tuple[TaskProperties, list[tuple[str, str]]]:
@@ -63,6 +64,11 @@ def parse_task_properties(props: dict[str, str]) -> tuple[TaskProperties, list[t
         problems.append(("warnBefore", f"warning lead time {props['warnBefore']} is not shorter than the "
                                        f"limit {props['timeLimit']}"))
     calendar = props.get("calendar") or DEFAULT_CALENDAR
+    calendar_expr = calendar[1:].strip() if calendar.startswith("=") else None
+    if calendar_expr is not None:
+        calendar = DEFAULT_CALENDAR
+        if not calendar_expr:
+            problems.append(("calendar", "'=' must be followed by an expression giving workday or 24x7"))
     if calendar not in CALENDARS:
         problems.append(("calendar", f"'{calendar}' is not one of {', '.join(CALENDARS)}"))
         calendar = DEFAULT_CALENDAR
@@ -83,5 +89,6 @@ def parse_task_properties(props: dict[str, str]) -> tuple[TaskProperties, list[t
         time_limit_expr=limit_expr or None,
         post_var=props.get("postVar") or None,
         org_unit_var=props.get("orgUnitVar") or None,
+        calendar_expr=calendar_expr or None,
     )
     return result, problems

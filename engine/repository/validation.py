@@ -228,6 +228,8 @@ def _check_task_specs(proc: BpmnProcessSpec, tree: etree._ElementTree, filename:
                 issues.append(ValidationIssue(filename, bpmn_id, rule, f"{prop}: {problem}", line))
             if parsed_props.time_limit_expr and (error := check_source(parsed_props.time_limit_expr, "eval")):
                 issues.append(ValidationIssue(filename, bpmn_id, "bad-time-limit", f"timeLimit: {error}", line))
+            if parsed_props.calendar_expr and (error := check_source(parsed_props.calendar_expr, "eval")):
+                issues.append(ValidationIssue(filename, bpmn_id, "bad-property", f"calendar: {error}", line))
             if parsed_props.form_key and forms is not None and parsed_props.form_key not in forms:
                 issues.append(ValidationIssue(filename, bpmn_id, "unknown-form",
                                               f"formKey '{parsed_props.form_key}' is not a deployed form", line))

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from engine.history.service import record
 from engine.identity.models import OrgUnit, Post
 from engine.repository.cache import LoadedDefinition
-from engine.repository.properties import TaskProperties
+from engine.repository.properties import CALENDARS, TaskProperties
 from engine.runtime.models import ProcessInstance
 from engine.sla.durations import parse_duration
 from engine.sla.service import TaskDeadlines
@@ -161,7 +161,9 @@ def _new_row(session: Session, instance: ProcessInstance, definition: LoadedDefi
 
 
 def _with_limit(task: Task, props: TaskProperties, node: str, problems: list[tuple[str, str]]) -> TaskProperties:
-    """Properties whose ``timeLimit`` expression (e.g. ``="PT2H" if vip else "PT4H"``) is evaluated."""
+    """Properties whose ``timeLimit`` expression (e.g. ``="PT2H" if vip else "PT4H"``) and ``calendar``
+    expression (``=route_calendar``) are evaluated."""
+    props = _with_calendar(task, props, node, problems)
     if not props.time_limit_expr:
         return props
     try:
@@ -171,6 +173,23 @@ def _with_limit(task: Task, props: TaskProperties, node: str, problems: list[tup
         problems.append(("deadline", f"{node}: timeLimit '={props.time_limit_expr}' gave no duration ({err}); "
                                      "the task has no deadline"))
         return replace(props, time_limit=None, time_limit_expr=None)
+
+
+def _with_calendar(task: Task, props: TaskProperties, node: str,
+                   problems: list[tuple[str, str]]) -> TaskProperties:
+    if not props.calendar_expr:
+        return props
+    try:
+        value = task.workflow.script_engine.evaluate(task, props.calendar_expr)
+    except SpiffWorkflowException as err:
+        value, reason = None, str(err)
+    else:
+        reason = f"gave {value!r}"
+    if value in CALENDARS:
+        return replace(props, calendar=str(value), calendar_expr=None)
+    problems.append(("deadline", f"{node}: calendar '={props.calendar_expr}' {reason}, not one of "
+                                 f"{', '.join(CALENDARS)}; the time limit is counted on {props.calendar}"))
+    return replace(props, calendar_expr=None)
 
 
 def iso_duration(duration: object) -> str:

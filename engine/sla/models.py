@@ -32,3 +32,14 @@ class CalendarYear(Base):
     note: Mapped[str] = mapped_column(String(200), default="")
     declared_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     declared_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+
+class CalendarWindows(Base):
+    """The daily work windows of a calendar an administrator set (no row: the configured default)."""
+
+    __tablename__ = "calendar_windows"
+
+    calendar: Mapped[str] = mapped_column(String(20), primary_key=True)
+    windows: Mapped[str] = mapped_column(String(200))  # "08:30-12:00,13:30-17:30"
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))

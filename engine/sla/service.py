@@ -12,11 +12,18 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidInput
-from engine.sla.calendar import DEFAULT_WINDOWS, SHANGHAI, CalendarNotCovered, DayKinds, WorkdayCalendar
+from engine.sla.calendar import (
+    DEFAULT_WINDOWS,
+    SHANGHAI,
+    CalendarNotCovered,
+    DayKinds,
+    WorkdayCalendar,
+    parse_windows,
+)
 from engine.sla.deadlines import Calendar, ContinuousCalendar, Deadlines, Limit, StoredLimit, compute_deadlines
 from engine.sla.durations import Duration, parse_duration
 from engine.sla.extension import Extension, ExtensionPlan, plan_on
-from engine.sla.models import CalendarDay, CalendarYear
+from engine.sla.models import CalendarDay, CalendarWindows, CalendarYear
 from engine.tasks.models import HumanTask
 
 T = TypeVar("T")
@@ -47,11 +54,31 @@ class SlaService:
         if name == "24x7":
             return self.continuous
         if name == "workday":
-            return WorkdayCalendar(self.day_kinds(session), self.windows)
+            return WorkdayCalendar(self.day_kinds(session), self.work_windows(session))
         raise InvalidInput(f"calendar '{name}' is not one of workday, 24x7", {"calendar": "unknown"})
 
     def _weekday_fallback(self, session: Session) -> WorkdayCalendar:
-        return WorkdayCalendar(self.day_kinds(session, assume_weekdays=frozenset(range(1900, 2200))), self.windows)
+        return WorkdayCalendar(self.day_kinds(session, assume_weekdays=frozenset(range(1900, 2200))),
+                               self.work_windows(session))
+
+    def work_windows(self, session: Session) -> tuple[tuple[time, time], ...]:
+        """The ``workday`` calendar's daily windows: as an administrator set them, else as configured."""
+        stored = session.get(CalendarWindows, "workday")
+        return parse_windows(stored.windows) if stored is not None else self.windows
+
+    def set_work_windows(self, session: Session, text: str, *, actor_id: int | None = None) -> str:
+        """New daily windows for ``workday`` (``08:30-12:00,13:30-17:30``); deadlines counted from now on use
+        them. Returns the windows as stored."""
+        try:
+            windows = parse_windows(text)
+        except ValueError as err:
+            raise InvalidInput(str(err), {"windows": "invalid"}) from None
+        canonical = ",".join(f"{a:%H:%M}-{b:%H:%M}" for a, b in windows)
+        row = session.get(CalendarWindows, "workday") or CalendarWindows(calendar="workday")
+        row.windows, row.updated_by_id = canonical, actor_id
+        session.add(row)
+        session.flush()
+        return canonical
 
     def _counted(self, session: Session, name: str | None, use: Callable[[Calendar], T]) -> tuple[T, str | None]:
         """``use`` applied to the calendar called ``name`` (``24x7`` when None). A year without holiday data does

@@ -25,11 +25,14 @@ def routing() -> None:
 @click.option("--post", required=True, help="post code or name")
 @click.option("--org", "org_unit", required=True, help="org unit code of the handling unit")
 @click.option("--note", default="")
+@click.option("--calendar", type=click.Choice(["workday", "24x7"]),
+              help="count the routed steps' time limits on this calendar (default: the step's own)")
 @pass_app
-def routing_add(app: App, region: str, service_type: str, post: str, org_unit: str, note: str) -> None:
+def routing_add(app: App, region: str, service_type: str, post: str, org_unit: str, note: str,
+                calendar: str | None) -> None:
     """Add or replace a rule (REGION and SERVICE_TYPE may be * for any)."""
     with app.transaction() as s:
-        rule = add_rule(s, region, service_type, post=post, org_unit=org_unit, note=note)
+        rule = add_rule(s, region, service_type, post=post, org_unit=org_unit, note=note, calendar=calendar)
         click.echo(f"rule {rule.id}: {rule.region} × {rule.service_type} → {rule.post} in {rule.org_unit}")
 
 
@@ -39,8 +42,9 @@ def routing_add(app: App, region: str, service_type: str, post: str, org_unit: s
 def routing_list(app: App, as_json: bool) -> None:
     with app.transaction() as s:
         rows = [{"id": r.id, "region": r.region, "service_type": r.service_type, "post": r.post,
-                 "org_unit": r.org_unit, "note": r.note} for r in rules(s)]
-    emit_json(rows) if as_json else print_table(rows, ["id", "region", "service_type", "post", "org_unit", "note"])
+                 "org_unit": r.org_unit, "calendar": r.calendar or "", "note": r.note} for r in rules(s)]
+    emit_json(rows) if as_json else print_table(rows, ["id", "region", "service_type", "post", "org_unit", "calendar",
+                                                        "note"])
 
 
 @routing.command("remove")

@@ -20,9 +20,13 @@ from handlers.dispatch.models import RoutingRule
 ANY = "*"
 
 
+CALENDARS = ("workday", "24x7")
+
+
 def add_rule(session: Session, region: str, service_type: str, *, post: str, org_unit: str,
-             note: str = "") -> RoutingRule:
-    """Add or replace the rule for (region, service type)."""
+             note: str = "", calendar: str | None = None) -> RoutingRule:
+    """Add or replace the rule for (region, service type). ``calendar`` (workday or 24x7), when given, is the
+    calendar the routed steps count their time limit on (a unit that works office hours only)."""
     identity = IdentityService()
     if region != ANY and identity.find_org_unit(session, region) is None:
         raise NotFound(f"region '{region}' is not an org unit code")
@@ -30,10 +34,14 @@ def add_rule(session: Session, region: str, service_type: str, *, post: str, org
     identity.get_org_unit(session, org_unit)
     if not service_type.strip():
         raise InvalidInput("service type is required (or * for any)", {"service_type": "required"})
+    if len(service_type) > 64:
+        raise InvalidInput("service type has at most 64 characters", {"service_type": "too long"})
+    if calendar not in (None, "", *CALENDARS):
+        raise InvalidInput(f"calendar '{calendar}' is not one of {', '.join(CALENDARS)}", {"calendar": "unknown"})
     rule = session.scalar(select(RoutingRule).where(RoutingRule.region == region,
                                                     RoutingRule.service_type == service_type))
     rule = rule or RoutingRule(region=region, service_type=service_type)
-    rule.post, rule.org_unit, rule.note = post, org_unit, note[:200]
+    rule.post, rule.org_unit, rule.note, rule.calendar = post, org_unit, note[:200], calendar or None
     session.add(rule)
     session.flush()
     return rule
@@ -64,6 +72,9 @@ def register(registry: HandlerRegistry) -> None:
     def dispatch_route(ctx: HandlerContext, region: str, service_type: str) -> dict[str, Any]:
         """Pick the post and org unit for a fault from the routing rules."""
         rule = route(ctx.session, str(region), str(service_type))
-        return {"post": rule.post, "org_unit": rule.org_unit, "rule_id": rule.id}
+        routed: dict[str, Any] = {"post": rule.post, "org_unit": rule.org_unit, "rule_id": rule.id}
+        if rule.calendar:
+            routed["calendar"] = rule.calendar
+        return routed
 
     registry.register("dispatch.route", dispatch_route)

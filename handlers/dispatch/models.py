@@ -18,3 +18,5 @@ class RoutingRule(Base):
     post: Mapped[str] = mapped_column(String(64))
     org_unit: Mapped[str] = mapped_column(String(64))
     note: Mapped[str] = mapped_column(String(200), default="")
+    # the calendar the routed steps count their time limit on (workday, 24x7); None: the step's own
+    calendar: Mapped[str | None] = mapped_column(String(20))

@@ -12,10 +12,11 @@ from engine.identity.models import User
 from engine.identity.service import IdentityService
 from engine.jobs.service import enqueue
 from engine.registry import HandlerContext, HandlerRegistry, JobContext
+from engine.runtime.models import ProcessInstance
 from handlers.sms.backends import OutgoingSms, SmsBackend
 from handlers.sms.models import SmsMessage
 from handlers.sms.notices import register_notices
-from handlers.sms.templates import get_template
+from handlers.sms.templates import get_template, wording
 
 JOB_KIND = "sms.send"  # queued by the sms.send step and by the engine's notices (warnings, 催办); sent here
 
@@ -57,7 +58,8 @@ def register(registry: HandlerRegistry, backend: SmsBackend) -> None:
 
     def deliver(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
         """Render and send to each recipient; recipients already done on an earlier attempt are skipped."""
-        template = get_template(payload["template"])
+        instance = ctx.session.get(ProcessInstance, ctx.instance_id) if ctx.instance_id else None
+        template = wording(ctx.session, payload["template"], instance.process_key if instance else None)
         sent = skipped = 0
         for recipient in payload.get("to", []):
             user = ctx.session.get(User, recipient["user_id"]) if "user_id" in recipient else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db import Base, UTCDateTime, utcnow
@@ -27,3 +27,18 @@ class SmsMessage(Base):
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
     job_id: Mapped[int | None] = mapped_column(ForeignKey("job.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SmsTemplateText(Base):
+    """An administrator's wording of a template, for every flow (``process_key`` "") or for one flow; without a
+    row the built-in wording (``handlers.sms.templates.TEMPLATES``) is sent."""
+
+    __tablename__ = "sms_template_text"
+    __table_args__ = (UniqueConstraint("template", "process_key", name="uq_sms_template_text"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    template: Mapped[str] = mapped_column(String(50))
+    process_key: Mapped[str] = mapped_column(String(200), default="")
+    text: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))

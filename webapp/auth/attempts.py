@@ -65,6 +65,11 @@ def unlock(session: Session, username: str) -> int:
     return int(result.rowcount or 0)
 
 
+def recent_failures(session: Session, username: str, now: datetime) -> int:
+    """Failed logins of ``username`` within the throttle's window (what an unlock would forget)."""
+    return _failures(session, now, LoginAttempt.username == username).count
+
+
 def record(session: Session, username: str, addr: str, success: bool, now: datetime) -> None:
     session.add(LoginAttempt(username=username[:64], remote_addr=addr[:64], success=success, at=now))
 

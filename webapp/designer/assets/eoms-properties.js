@@ -353,7 +353,7 @@ function CalendarSelect(props) {
     const options = [ { value: '', label: labels.calendarDefault },
       ...calendars.map(c => ({ value: c, label: labels.calendarNames[c] || c })) ];
     if (current && !calendars.includes(current)) {
-      options.push({ value: current, label: current + labels.unknownSuffix });
+      options.push({ value: current, label: current.startsWith('=') ? current : current + labels.unknownSuffix });
     }
     return options;
   };

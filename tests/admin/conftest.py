@@ -1,0 +1,37 @@
+"""Fixtures of the 系统管理 tests: the web app's (the real app on the test database) and an admin client."""
+
+from __future__ import annotations
+
+from html import unescape
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.web.conftest import (  # noqa: F401 - fixtures used by these tests
+    chromium,
+    client,
+    csrf_token,
+    live_server,
+    login,
+    page,
+    web_app,
+)
+
+
+def text(response: Any) -> str:
+    return unescape(response.get_data(as_text=True))
+
+
+def send(client: FlaskClient, url: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    """POST with a CSRF token taken from the admin home."""
+    token = csrf_token(client.get("/admin/").get_data(as_text=True))
+    return client.post(url, data={"csrf_token": token, **(data or {})}, **kwargs)
+
+
+@pytest.fixture
+def admin(web_app: Flask) -> FlaskClient:
+    c = web_app.test_client()
+    login(c, "admin")
+    return c
