@@ -77,6 +77,23 @@ FIELD_PROBLEMS: dict[str, str] = {
     "in the past": "须晚于现在",
     "not a date and time": "不是有效的日期时间",
     "one of by, until": "延长时长和新时限只能选一项",
+    "weak": "至少 8 位，须同时包含字母和数字，且不能与用户名相同",
+    "differs": "两次输入不一致",
+    "own role": "不能取消自己的管理员角色",
+    "own account": "不能停用自己的账号",
+    "inside the unit": "不能移到自身或其下级单位之下",
+    "unchanged": "已在该上级单位之下",
+    "unknown parameter": "含有模板没有的参数",
+    "too many": "数量太多",
+    "bad range": "不是有效的范围",
+    "bad network": "不是有效的网段",
+    "bad vlan": "不是 1–4094 之间的 VLAN 号",
+    "bad ip": "不是有效的 IP 地址",
+    "not xlsx": "不是 Excel（.xlsx）文件",
+    "missing columns": "第一行须有列名：区域、类型、值",
+    "bad row": "须填写区域、类型（端口 / vlan / ip）和值",
+    "unknown region": "区域不是已有的单位编码",
+    "wrong password": "当前密码不正确",
 }
 
 # the same for English pages, where the engine's word is not already the sentence part
@@ -89,6 +106,15 @@ FIELD_PROBLEMS_EN: dict[str, str] = {
     "not allowed": "outside the people and posts this task may go to",
     "not after the deadline": "must be later than the current deadline", "in the past": "must be in the future",
     "not a date and time": "not a date and time", "one of by, until": "give either an extension or a new deadline",
+    "weak": "at least 8 characters with letters and digits, not the username", "differs": "the two entries differ",
+    "own role": "you cannot take away your own admin role", "own account": "you cannot disable your own account",
+    "inside the unit": "cannot move under itself or a unit below it", "unchanged": "already under that unit",
+    "unknown parameter": "uses a parameter the template does not have", "too many": "too many",
+    "bad range": "not a valid range", "bad network": "not a valid network", "bad vlan": "not a VLAN from 1 to 4094",
+    "bad ip": "not an IP address", "not xlsx": "not an Excel (.xlsx) file",
+    "missing columns": "the first row must name the columns 区域, 类型, 值",
+    "bad row": "needs a region, a kind (port / vlan / ip) and a value",
+    "unknown region": "the region is not an org unit code", "wrong password": "the current password is wrong",
 }
 
 NAMED_TARGETS = frozenset({"to_user", "to_post", "to_org"})  # an "unknown" one names nobody that exists
@@ -101,12 +127,21 @@ FIELD_LABELS: dict[str, str] = {
     "status": "状态", "sort": "排序", "page": "页码", "scope": "范围", "to": "转派对象", "to_user": "转派人员",
     "to_post": "转派岗位", "to_org": "转派单位", "file": "附件", "body": "内容", "title": "标题", "panel": "面板",
     "data": "数据", "org": "单位", "until": "新时限", "amount": "延长时长", "unit": "时长单位",
+    "username": "用户名", "name": "名称", "password": "密码", "password2": "再次输入的密码", "phone": "手机号",
+    "role": "角色", "code": "编码", "parent": "上级单位", "region": "区域", "service_type": "业务类型",
+    "post": "岗位", "org_unit": "单位", "calendar": "日历", "windows": "工作时段", "day": "日期", "year": "年份",
+    "kind": "类型", "value": "值", "values": "值", "template": "模板", "active": "账号状态",
 }
 FIELD_LABELS_EN: dict[str, str] = {
     "reason": "Reason", "text": "Note", "note": "Note", "by": "Extension", "business_key": "Work order number",
     "status": "Status", "sort": "Sort", "page": "Page", "scope": "Scope", "to": "Transfer to", "to_user": "Person",
     "to_post": "Post", "to_org": "Org unit", "file": "File", "body": "Text", "title": "Title", "panel": "Panel",
     "data": "Data", "org": "Org unit", "until": "New deadline", "amount": "Extension", "unit": "Unit of time",
+    "username": "Username", "name": "Name", "password": "Password", "password2": "Password again", "phone": "Phone",
+    "role": "Role", "code": "Code", "parent": "Parent unit", "region": "Region", "service_type": "Service type",
+    "post": "Post", "org_unit": "Org unit", "calendar": "Calendar", "windows": "Work windows", "day": "Date",
+    "year": "Year", "kind": "Kind", "value": "Value", "values": "Values", "template": "Template",
+    "active": "Account status",
 }
 
 

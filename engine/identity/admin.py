@@ -71,6 +71,8 @@ def update_user(session: Session, user: User, change: UserChange) -> None:
     if change.role not in ROLES:
         raise InvalidInput(f"role '{change.role}' is not one of {', '.join(ROLES)}", {"role": "unknown role"})
     phone = check_phone(change.phone)
+    if not change.org_code:
+        raise InvalidInput("a user needs an org unit", {"org_unit": "required"})
     unit = identity.get_org_unit(session, change.org_code)
     posts = [identity.get_post(session, code) for code in dict.fromkeys(change.post_codes)]
     user.display_name, user.org_unit, user.role, user.phone = change.display_name.strip(), unit, change.role, phone

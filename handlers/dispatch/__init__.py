@@ -28,6 +28,9 @@ def add_rule(session: Session, region: str, service_type: str, *, post: str, org
     """Add or replace the rule for (region, service type). ``calendar`` (workday or 24x7), when given, is the
     calendar the routed steps count their time limit on (a unit that works office hours only)."""
     identity = IdentityService()
+    missing = {name: "required" for name, value in (("post", post), ("org_unit", org_unit)) if not value}
+    if missing:
+        raise InvalidInput(f"a routing rule needs {' and '.join(missing)}", missing)
     if region != ANY and identity.find_org_unit(session, region) is None:
         raise NotFound(f"region '{region}' is not an org unit code")
     identity.get_post(session, post)

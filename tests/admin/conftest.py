@@ -24,14 +24,14 @@ def text(response: Any) -> str:
     return unescape(response.get_data(as_text=True))
 
 
-def send(client: FlaskClient, url: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+def send(as_user: FlaskClient, url: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
     """POST with a CSRF token taken from the admin home."""
-    token = csrf_token(client.get("/admin/").get_data(as_text=True))
-    return client.post(url, data={"csrf_token": token, **(data or {})}, **kwargs)
+    token = csrf_token(as_user.get("/admin/").get_data(as_text=True))
+    return as_user.post(url, data={"csrf_token": token, **(data or {})}, **kwargs)
 
 
 @pytest.fixture
-def admin(web_app: Flask) -> FlaskClient:
+def admin(web_app: Flask) -> FlaskClient:  # noqa: F811 (the imported fixture)
     c = web_app.test_client()
     login(c, "admin")
     return c

@@ -577,3 +577,29 @@ def test_retrying_a_calendar_incident_recounts_each_task_from_its_own_limit(pe, 
     assert task_row(db, extended).due_at == granted
     with db.sessions() as s:
         assert s.scalars(select(Incident).where(Incident.status == "open")).all() == []
+
+
+@pytest.mark.parametrize(("chosen", "due"), [("24x7", "2026-03-06 18:00"), ("workday", "2026-03-09 09:00")])
+def test_a_calendar_given_by_an_expression_is_evaluated_when_the_task_arrives(pe, db, deploy, clock, chosen, due):
+    """``calendar`` ``=cal``: the data decides, when the task arrives, which calendar its two hours count on.
+    From Friday 16:00, 24x7 gives 18:00; workday counts 1.5 h to 17:30 and 0.5 h from Monday's 08:30: 09:00."""
+    deploy("calendar/calendar_expr.bpmn")
+    clock.now = at("2026-03-06 16:00")  # a Friday
+    with db.sessions.begin() as s:
+        result = pe.runtime.start(s, "cal_choice", business_key=f"WO-CAL-{chosen}", data={"cal": chosen},
+                                  actor=user(s, pe, "alice"))
+        task_id = result.tasks[0].id
+    row = task_row(db, task_id)
+    assert row.calendar == chosen and row.time_limit == "PT2H"
+    assert row.due_at == sh(due)
+
+
+def test_a_calendar_expression_giving_no_calendar_counts_on_the_default_and_says_so(pe, db, deploy, clock):
+    deploy("calendar/calendar_expr.bpmn")
+    clock.now = at("2026-03-06 16:00")
+    with db.sessions.begin() as s:
+        result = pe.runtime.start(s, "cal_choice", business_key="WO-CAL-BAD", data={"cal": "weekly"},
+                                  actor=user(s, pe, "alice"))
+        task_id, incident = result.tasks[0].id, result.incident
+    assert task_row(db, task_id).calendar == "workday"
+    assert incident is not None and "calendar '=cal' gave 'weekly'" in incident.message

@@ -101,7 +101,8 @@ def calendar_set_day() -> Response:
           was="workday" if was else "holiday" if was is False else None)
     s.commit()
     flash(gettext("%(day)s 已设为%(kind)s。此后新到达的任务按新日历计算时限。", day=day.isoformat(),
-                  kind=gettext("工作日") if values["kind"] == "workday" else gettext("节假日")), "info")
+                  kind=gettext("工作日（调休上班）") if values["kind"] == "workday" else gettext("节假日")),
+          "info")
     return redirect(url_for("admin.calendar", year=day.year))
 
 

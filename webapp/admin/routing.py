@@ -36,9 +36,10 @@ def routing() -> str:
             tested = route(s, probe["test_region"], probe["test_type"])
         except EomsError as err:
             test_error = explain(err)
-    units = pe.identity.list_org_units(s)
+    units, posts = pe.identity.list_org_units(s), pe.identity.list_posts(s)
+    post_names = {**{p.name: p.name for p in posts}, **{p.code: p.name for p in posts}}
     return render_template("admin/routing.html", rules=listed, values=values, units=units,
-                           unit_names={u.code: u.name for u in units}, posts=pe.identity.list_posts(s),
+                           unit_names={u.code: u.name for u in units}, posts=posts, post_names=post_names,
                            calendars=CALENDARS, any=ANY, probe=probe, tested=tested, test_error=test_error,
                            types=sorted({r.service_type for r in listed if r.service_type != ANY}))
 

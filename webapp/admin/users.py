@@ -60,6 +60,8 @@ def user_new() -> Response | str | tuple[str, int]:
     fail_to(lambda err: _user_form(None, values, codes, _errors(err), status_of(err)))
     s, pe = db.session(), db.engine()
     identity_admin.check_password(values["password"], values["username"])
+    if not values["org_code"]:
+        raise InvalidInput("a user needs an org unit", {"org_unit": "required"})
     user = pe.identity.add_user(s, values["username"], display_name=values["display_name"],
                                 password=values["password"], org_code=values["org_code"], post_codes=codes,
                                 role=values["role"], phone=identity_admin.check_phone(values["phone"]))
