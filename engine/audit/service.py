@@ -43,6 +43,7 @@ class AuditRow:
     actor_id: int | None
     details: dict[str, Any]
     instance_id: int | None = None
+    channel: str = "web"
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def search(session: Session, query: AuditQuery, *, offset: int, limit: int) -> t
     rows: list[AuditRow] = []
     wanted = offset + limit
     if admin is not None:
-        rows += [AuditRow(e.at, "admin", e.action, e.target_type, e.target, e.actor_id, e.details)
+        rows += [AuditRow(e.at, "admin", e.action, e.target_type, e.target, e.actor_id, e.details, None, e.channel)
                  for e in session.scalars(admin.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(wanted))]
     if order is not None:
         found = session.execute(order.add_columns(ProcessInstance.business_key)

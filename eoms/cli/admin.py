@@ -59,6 +59,7 @@ def org() -> None:
 def org_add(app: App, code: str, name: str, parent: str | None) -> None:
     with app.transaction() as s:
         unit = app.engine.identity.add_org_unit(s, code, name, parent)
+        app.audit(s, "org.create", "org_unit", unit.code, name=unit.name, path=unit.path)
         click.echo(f"org unit {unit.code} ({unit.name}) added at {unit.path}")
 
 
@@ -83,6 +84,7 @@ def post() -> None:
 def post_add(app: App, code: str, name: str) -> None:
     with app.transaction() as s:
         p = app.engine.identity.add_post(s, code, name)
+        app.audit(s, "post.create", "post", p.code, name=p.name)
         click.echo(f"post {p.code} ({p.name}) added")
 
 
@@ -116,6 +118,7 @@ def user_add(app: App, username: str, display_name: str, password: str, posts: t
     with app.transaction() as s:
         u = app.engine.identity.add_user(s, username, display_name=display_name, password=password,
                                          org_code=org_code, post_codes=codes, role=role, phone=phone)
+        app.audit(s, "user.create", "user", u.username, org_unit=org_code, posts=codes, role=role)
         click.echo(f"user {u.username} ({u.display_name}) added to {org_code} as {role}"
                    + (f", posts {', '.join(codes)}" if codes else ""))
 
@@ -128,4 +131,5 @@ def user_unlock(app: App, username: str) -> None:
     with app.transaction() as s:
         app.engine.identity.get_user(s, username)  # an unknown name is an error, not a silent no-op
         forgotten = unlock_logins(s, username)
+        app.audit(s, "user.unlock", "user", username, failed_logins=forgotten)
     click.echo(f"user {username}: {forgotten} failed login(s) forgotten")

@@ -53,6 +53,7 @@ def create(app: App, name: str, username: str, scopes: str, expires_days: int | 
         expires_at = now + timedelta(days=expires_days) if expires_days else None
         new = clients.create(s, name, user=user, scopes=_scope_list(scopes), now=now, expires_at=expires_at,
                              rate_per_minute=rate, description=description)
+        app.audit(s, "api_client.create", "api_client", new.client.name, user=username, scopes=new.client.scopes)
         _print_token("created", new.client, new.token)
 
 
@@ -76,6 +77,7 @@ def revoke(app: App, name: str) -> None:
     """Revoke NAME's token at once (the client stays listed, with its calls)."""
     with app.transaction() as s:
         client = clients.revoke(s, name, app.engine.ctx.clock())
+        app.audit(s, "api_client.revoke", "api_client", client.name)
         click.echo(f"API client {client.name} revoked at {local_time(client.revoked_at)}")
 
 
@@ -86,6 +88,7 @@ def rotate(app: App, name: str) -> None:
     """Give NAME a new token (the old one stops working at once); the new token is printed once."""
     with app.transaction() as s:
         new = clients.rotate(s, name)
+        app.audit(s, "api_client.rotate", "api_client", new.client.name)
         _print_token("rotated", new.client, new.token)
 
 

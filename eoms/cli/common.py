@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import click
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.audit.service import record
 from engine.core import ProcessEngine
 from engine.db import make_engine, make_session_factory
 from eoms.settings import Settings
@@ -54,6 +55,11 @@ class App:
         """One operation, one transaction: committed on success, rolled back on any error."""
         with self.sessions.begin() as session:
             yield session
+
+    def audit(self, session: Session, action: str, target_type: str, target: object, **details: Any) -> None:
+        """Note an administrative change made from the command line in the audit log (same transaction)."""
+        record(session, action, target_type, target, actor_id=None, now=self.engine.ctx.clock(), details=details,
+               channel="cli")
 
 
 @click.group()

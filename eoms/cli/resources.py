@@ -33,6 +33,8 @@ def routing_add(app: App, region: str, service_type: str, post: str, org_unit: s
     """Add or replace a rule (REGION and SERVICE_TYPE may be * for any)."""
     with app.transaction() as s:
         rule = add_rule(s, region, service_type, post=post, org_unit=org_unit, note=note, calendar=calendar)
+        app.audit(s, "routing.save", "routing_rule", f"{rule.region} × {rule.service_type}", post=rule.post,
+                  org_unit=rule.org_unit, calendar=rule.calendar, note=rule.note)
         click.echo(f"rule {rule.id}: {rule.region} × {rule.service_type} → {rule.post} in {rule.org_unit}")
 
 
@@ -53,6 +55,7 @@ def routing_list(app: App, as_json: bool) -> None:
 def routing_remove(app: App, rule_id: int) -> None:
     with app.transaction() as s:
         remove_rule(s, rule_id)
+        app.audit(s, "routing.remove", "routing_rule", rule_id)
     click.echo(f"rule {rule_id} removed")
 
 
@@ -71,6 +74,7 @@ def inventory_add(app: App, region: str, kind: str, values: tuple[str, ...], res
     """Add resources to a region's inventory."""
     with app.transaction() as s:
         added = add_resources(s, region, kind, values, reserved=reserved)
+        app.audit(s, "inventory.add", "resource", f"{region} {kind}", added=added, given=len(values))
     click.echo(f"{added} {kind} resource(s) added to {region}")
 
 

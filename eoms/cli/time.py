@@ -102,6 +102,8 @@ def calendar_set(app: App, day: datetime, is_workday: bool, note: str) -> None:
     """Override one date (an extra holiday, or a make-up working day)."""
     with app.transaction() as s:
         app.engine.sla.set_day(s, day.date(), is_workday=is_workday, note=note)
+        app.audit(s, "calendar.set", "calendar_day", day.date().isoformat(),
+                  kind="workday" if is_workday else "holiday", note=note)
     click.echo(f"{day.date()} is now a {'working day' if is_workday else 'holiday'}")
 
 
@@ -112,6 +114,8 @@ def calendar_unset(app: App, day: datetime) -> None:
     """Remove a date's override."""
     with app.transaction() as s:
         removed = app.engine.sla.clear_day(s, day.date())
+        if removed:
+            app.audit(s, "calendar.unset", "calendar_day", day.date().isoformat())
     click.echo(f"override for {day.date()} {'removed' if removed else 'did not exist'}")
 
 
@@ -123,6 +127,7 @@ def calendar_declare_year(app: App, year: int, note: str) -> None:
     """Declare a year complete: its holidays and 调休 days are entered; other dates follow Mon–Fri."""
     with app.transaction() as s:
         app.engine.sla.declare_year(s, year, note=note)
+        app.audit(s, "calendar.declare_year", "calendar", year, note=note)
     click.echo(f"{year} declared complete")
 
 

@@ -119,7 +119,7 @@ def test_the_list_shows_every_client_with_its_times_in_beijing(app: Flask, db: D
     centre = re.search(r'<tr data-client="callcentre">(.*?)</tr>', html, re.S).group(1)  # type: ignore[union-attr]
     assert "永不过期" in centre and "从未使用" in centre and "流程、工单、任务只读" in centre
     assert 'data-confirm="吊销 noc？' in html and 'data-confirm="为 noc 更换令牌？' in html
-    assert f'href="{BASE}/"' in text(client.get("/portal/"))  # the 接口客户端 link in the top bar
+    assert f'href="{BASE}/"' in text(client.get("/admin/"))  # 接口客户端 in 系统管理
 
 
 def test_rotate_gives_a_new_token_once_and_revoke_stops_it(app: Flask, db: Database):

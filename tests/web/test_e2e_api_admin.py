@@ -30,7 +30,8 @@ def test_an_admin_creates_a_client_sees_the_token_once_and_revokes_it(page: Page
     problems: list[str] = []
     page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
     login(page, live_server, "admin")
-    page.locator(".topbar nav a", has_text="接口客户端").click()
+    page.locator(".topbar nav a", has_text="系统管理").click()
+    page.locator(".subnav a", has_text="接口客户端").click()
     expect(page.locator("h1")).to_have_text("接口客户端")
     expect(page.locator("main .empty")).to_have_text("还没有接口客户端。")
     page.locator("main a.btn-primary", has_text="新建接口客户端").click()

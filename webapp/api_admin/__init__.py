@@ -14,6 +14,7 @@ from engine.errors import EomsError, InvalidInput
 from engine.paging import Page
 from webapp import db
 from webapp.access import roles_required
+from webapp.admin.blueprint import audit
 from webapp.api import clients
 from webapp.errors import fail_to, status_of
 from webapp.i18n import gettext, lazy_gettext
@@ -80,6 +81,8 @@ def new() -> Response | str | tuple[str, int]:
     created = clients.create(s, values["name"], user=user, scopes=values["scopes"], now=now,
                              expires_at=now + timedelta(days=expires_days) if expires_days else None,
                              rate_per_minute=rate or DEFAULT_RATE, description=values["description"])
+    audit("api_client.create", "api_client", created.client.name, user=user.username, scopes=created.client.scopes,
+          rate=created.client.rate_per_minute)
     s.commit()
     return _token_page(created, gettext("接口客户端已创建"))
 
@@ -90,6 +93,7 @@ def rotate(name: str) -> Response:
     s = db.session()
     fail_to(url_for("api_admin.index"))
     rotated = clients.rotate(s, name)
+    audit("api_client.rotate", "api_client", rotated.client.name)
     s.commit()
     return _token_page(rotated, gettext("已更换令牌"))
 
@@ -100,6 +104,7 @@ def revoke(name: str) -> Response:
     s, pe = db.session(), db.engine()
     fail_to(url_for("api_admin.index"))
     client = clients.revoke(s, name, pe.ctx.clock())
+    audit("api_client.revoke", "api_client", client.name)
     s.commit()
     flash(gettext("接口客户端 %(name)s 已吊销，其令牌立即失效。", name=client.name), "info")
     return redirect(url_for("api_admin.index"))
