@@ -18,6 +18,7 @@ from engine.db import make_engine, make_session_factory
 from eoms.settings import Settings
 from eoms.wiring import build_engine
 from webapp import (
+    account,
     admin,
     api,
     api_admin,
@@ -25,6 +26,7 @@ from webapp import (
     designer,
     errors,
     i18n,
+    notices,
     notify,
     orders,
     portal,
@@ -69,7 +71,8 @@ def create_app(settings: Settings | None = None, engine: ProcessEngine | None = 
     errors.init_app(app)
     auth.init_app(app)
     for blueprint in (auth.bp, portal.bp, tasks.bp, orders.bp, supervisor.bp, stats.bp, designer.bp, vendor.bp,
-                      api_admin.bp, admin.bp):
+                      api_admin.bp, admin.bp, notices.bp,
+                      account.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(notify.bp)
     api.init_app(app, csrf)

@@ -94,6 +94,9 @@ FIELD_PROBLEMS: dict[str, str] = {
     "bad row": "须填写区域、类型（端口 / vlan / ip）和值",
     "unknown region": "区域不是已有的单位编码",
     "wrong password": "当前密码不正确",
+    "not optional": "不能关闭",
+    "same as old": "不能与当前密码相同",
+    "not after the start": "须晚于生效时间",
 }
 
 # the same for English pages, where the engine's word is not already the sentence part
@@ -115,6 +118,8 @@ FIELD_PROBLEMS_EN: dict[str, str] = {
     "missing columns": "the first row must name the columns 区域, 类型, 值",
     "bad row": "needs a region, a kind (port / vlan / ip) and a value",
     "unknown region": "the region is not an org unit code", "wrong password": "the current password is wrong",
+    "not optional": "cannot be turned off", "same as old": "must differ from the current one",
+    "not after the start": "must be later than the start",
 }
 
 NAMED_TARGETS = frozenset({"to_user", "to_post", "to_org"})  # an "unknown" one names nobody that exists
@@ -131,6 +136,8 @@ FIELD_LABELS: dict[str, str] = {
     "role": "角色", "code": "编码", "parent": "上级单位", "region": "区域", "service_type": "业务类型",
     "post": "岗位", "org_unit": "单位", "calendar": "日历", "windows": "工作时段", "day": "日期", "year": "年份",
     "kind": "类型", "value": "值", "values": "值", "template": "模板", "active": "账号状态",
+    "current": "当前密码", "language": "语言", "sms": "短信", "audience": "发布对象", "units": "单位", "posts": "岗位",
+    "valid_until": "失效时间",
 }
 FIELD_LABELS_EN: dict[str, str] = {
     "reason": "Reason", "text": "Note", "note": "Note", "by": "Extension", "business_key": "Work order number",
@@ -141,7 +148,8 @@ FIELD_LABELS_EN: dict[str, str] = {
     "role": "Role", "code": "Code", "parent": "Parent unit", "region": "Region", "service_type": "Service type",
     "post": "Post", "org_unit": "Org unit", "calendar": "Calendar", "windows": "Work windows", "day": "Date",
     "year": "Year", "kind": "Kind", "value": "Value", "values": "Values", "template": "Template",
-    "active": "Account status",
+    "active": "Account status", "current": "Current password", "language": "Language", "sms": "SMS",
+    "audience": "Audience", "units": "Units", "posts": "Posts", "valid_until": "Valid until",
 }
 
 

@@ -16,7 +16,7 @@ from engine.runtime.models import ProcessInstance
 from handlers.sms.backends import OutgoingSms, SmsBackend
 from handlers.sms.models import SmsMessage
 from handlers.sms.notices import register_notices
-from handlers.sms.templates import get_template, wording
+from handlers.sms.templates import OPTIONAL, get_template, muted, wording
 
 JOB_KIND = "sms.send"  # queued by the sms.send step and by the engine's notices (warnings, 催办); sent here
 
@@ -72,7 +72,10 @@ def register(registry: HandlerRegistry, backend: SmsBackend) -> None:
             if user is not None:
                 params.setdefault("name", user.display_name)
             text = template.render(params)
-            status = backend.send(OutgoingSms(phone, text, key)) if phone else "no_phone"
+            if user is not None and template.name in OPTIONAL and template.name in muted(ctx.session, user.id):
+                status = "muted"  # the person turned this kind off in 个人设置: kept in the ledger, not sent
+            else:
+                status = backend.send(OutgoingSms(phone, text, key)) if phone else "no_phone"
             ctx.session.add(SmsMessage(idempotency_key=key, template=template.name, phone=phone,
                                        user_id=user.id if user else None, text=text, backend=backend.name,
                                        status=status, instance_id=ctx.instance_id, job_id=ctx.job_id,

@@ -42,3 +42,12 @@ class SmsTemplateText(Base):
     text: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+
+class SmsOptOut(Base):
+    """A kind of SMS a person chose not to receive (only the kinds in ``handlers.sms.templates.OPTIONAL``)."""
+
+    __tablename__ = "sms_opt_out"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True)
+    template: Mapped[str] = mapped_column(String(50), primary_key=True)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidInput
-from handlers.sms.models import SmsTemplateText
+from handlers.sms.models import SmsOptOut, SmsTemplateText
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,9 @@ def get_template(name: str) -> SmsTemplate:
                            {"template": "unknown"})
     return template
 
+
+# the SMS a person may choose not to receive (deadline, overdue and escalation notices always go out)
+OPTIONAL = ("dispatch", "warning", "urge", "rework")
 
 # what every template may use beside its own parameters: the recipient's name
 COMMON_PARAMS = ("name",)
@@ -152,3 +155,22 @@ def segments(text: str) -> tuple[int, int]:
     per_one, per_part = SEGMENT["gsm" if text.isascii() else "ucs2"]
     length = len(text)
     return length, (1 if length <= per_one else -(-length // per_part))
+
+
+def muted(session: Session, user_id: int) -> set[str]:
+    """The optional SMS kinds the user chose not to receive."""
+    return set(session.scalars(select(SmsOptOut.template).where(SmsOptOut.user_id == user_id)))
+
+
+def set_muted(session: Session, user_id: int, templates: set[str]) -> None:
+    """Receive every optional SMS kind but ``templates``; kinds that are not optional are refused."""
+    unknown = sorted(templates - set(OPTIONAL))
+    if unknown:
+        raise InvalidInput(f"SMS kind(s) {', '.join(unknown)} cannot be turned off", {"sms": "not optional"})
+    now = muted(session, user_id)
+    for name in now - templates:
+        row = session.get(SmsOptOut, (user_id, name))
+        if row is not None:
+            session.delete(row)
+    session.add_all(SmsOptOut(user_id=user_id, template=name) for name in templates - now)
+    session.flush()

@@ -23,7 +23,8 @@ from engine.runtime.models import ProcessInstance
 from engine.tasks.models import HumanTask
 from tests.conftest import Database
 from tests.web.conftest import csrf_token, login
-from webapp.portal.models import Announcement, Note, ScheduleEntry, UserPreference
+from webapp.notices.models import Announcement
+from webapp.portal.models import Note, ScheduleEntry, UserPreference
 
 PDF = b"%PDF-1.4\n% fault report\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 FAULT = {"customer": "中山大学附属医院", "customer_phone": "13912345678", "vip": False, "circuit": "GD-GZ-ZX-1001",
@@ -709,25 +710,22 @@ def test_schedule_entries(web_app: Flask, db: Database):
     assert count(db, ScheduleEntry) == 0
 
 
-def test_announcements_are_published_by_administrators_only(web_app: Flask, db: Database):
+def test_the_portal_lists_announcements_unread_first_seen_and_links_them(web_app: Flask, db: Database):
+    """公告通知 in the portal: what the user may see, 未读 until opened; publishing is 系统管理's (tests/admin)."""
     admin = client_for(web_app, "admin")
-    assert 'action="/portal/announcements"' in text(admin.get("/portal/"))
-    response = send(admin, "/portal/announcements", {"title": "系统升级通知", "body": "周六凌晨升级"})
+    assert 'href="/notices/manage"' in panel(text(admin.get("/portal/")), "announcements")
+    response = send(admin, "/notices/new", {"title": "系统升级通知", "body": "周六凌晨升级", "audience": "all"})
     assert response.status_code == 302
-    assert any(m.startswith(BAD_INPUT) for m in flashed(admin, send(admin, "/portal/announcements",
-                                                                    {"title": "", "body": "无标题"})))
-    alice = client_for(web_app, "alice")
-    home = text(alice.get("/portal/"))
-    news = panel(home, "announcements")
-    assert "系统升级通知" in news and "周六凌晨升级" in news and "管理员" in news
-    assert 'action="/portal/announcements"' not in home
     with db.sessions() as s:
         (item,) = s.scalars(select(Announcement))
-    assert NOT_ALLOWED in flashed(alice, send(alice, "/portal/announcements", {"title": "我也发一个"}))
-    assert NOT_ALLOWED in flashed(alice, send(alice, f"/portal/announcements/{item.id}/delete"))
-    assert count(db, Announcement) == 1
-    send(admin, f"/portal/announcements/{item.id}/delete")
-    assert count(db, Announcement) == 0
+    alice = client_for(web_app, "alice")
+    news = panel(text(alice.get("/portal/")), "announcements")
+    assert "系统升级通知" in news and "未读" in news and f'href="/notices/{item.id}"' in news
+    assert 'href="/notices/manage"' not in news
+    assert "周六凌晨升级" in text(alice.get(f"/notices/{item.id}"))
+    assert "未读" not in panel(text(alice.get("/portal/")), "announcements")
+    assert alice.get("/notices/manage").status_code == 404
+    send(admin, f"/notices/{item.id}/withdraw")
     assert "暂无公告。" in panel(text(alice.get("/portal/")), "announcements")
 
 

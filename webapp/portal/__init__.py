@@ -18,6 +18,7 @@ from webapp.auth import me
 from webapp.errors import attempt, fail_to, or_else
 from webapp.i18n import gettext
 from webapp.messages import explain
+from webapp.notices import service as notices
 from webapp.params import arg_page, parse_local
 from webapp.portal import queue, service
 from webapp.portal.queue import QueueArgs
@@ -47,10 +48,10 @@ def home() -> str:
     entries = service.schedule(s, user, now - timedelta(hours=12))
     agenda = sorted([(t.due_at, "task", t) for t in week.items if t.due_at] +
                     [(e.starts_at, "entry", e) for e in entries], key=lambda item: item[0])
-    announcements = service.announcements(s)
+    _, announcements = notices.visible(s, user, now, limit=5)
     names = pe.identity.display_names(s, [t.assignee_id for t in todo.items] +
                                       [t.assignee_id for t in (org.items if org else [])] +
-                                      [a.author_id for a in announcements])
+                                      [a.author_id for a, _ in announcements])
     panels = service.layout(s, user)
     saved = queue.saved_filters(s, user)
     return render_template(
@@ -189,19 +190,6 @@ def add_schedule() -> Response:
 @login_required
 def delete_schedule(entry_id: int) -> Response:
     return _change(lambda s: service.delete_schedule(s, me(), entry_id))
-
-
-@bp.post("/announcements")
-@login_required
-def publish() -> Response:
-    return _change(lambda s: service.publish(s, me(), request.form.get("title", ""), request.form.get("body", ""),
-                                             db.engine().ctx.clock()))
-
-
-@bp.post("/announcements/<int:item_id>/delete")
-@login_required
-def withdraw(item_id: int) -> Response:
-    return _change(lambda s: service.withdraw(s, me(), item_id))
 
 
 def _change(action: Callable[[Session], object], back: str | None = None) -> Response:

@@ -1,4 +1,4 @@
-"""The personal portal's own data: announcements, schedule entries, private notes, panel layout, and the
+"""The personal portal's own data: schedule entries, private notes, panel layout, and the
 待办 queue's columns and saved filters."""
 
 from __future__ import annotations
@@ -10,18 +10,6 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db import Base, UTCDateTime, utcnow
-
-
-class Announcement(Base):
-    """公告通知, published by an administrator."""
-
-    __tablename__ = "announcement"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    title: Mapped[str] = mapped_column(String(200))
-    body: Mapped[str] = mapped_column(Text, default="")
-    author_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
-    published_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
 class ScheduleEntry(Base):

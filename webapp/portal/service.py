@@ -1,4 +1,4 @@
-"""Portal data: panel layout, notes, schedule, announcements. Functions take the session; views commit."""
+"""Portal data: panel layout, notes, schedule. Functions take the session; views commit."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from engine.errors import InvalidInput, NotAllowed, NotFound
+from engine.errors import InvalidInput, NotFound
 from engine.identity.models import User
-from webapp.portal.models import Announcement, Note, ScheduleEntry, UserPreference
+from webapp.portal.models import Note, ScheduleEntry, UserPreference
 
 PANELS = ("todo", "tips", "org", "done", "announcements", "schedule", "notes", "profile")
 LAYOUT_KEY = "portal.panels"
@@ -84,25 +84,3 @@ def delete_schedule(session: Session, user: User, entry_id: int) -> None:
     if not session.execute(delete(ScheduleEntry).where(ScheduleEntry.id == entry_id,
                                                        ScheduleEntry.user_id == user.id)).rowcount:
         raise NotFound(f"schedule entry {entry_id} does not exist")
-
-
-def announcements(session: Session, limit: int = 10) -> Sequence[Announcement]:
-    return session.scalars(select(Announcement).order_by(Announcement.published_at.desc()).limit(limit)).all()
-
-
-def publish(session: Session, user: User, title: str, body: str, now: datetime) -> Announcement:
-    if user.role != "admin":
-        raise NotAllowed("only administrators publish announcements")
-    title = (title or "").strip()
-    if not title or len(title) > 200:
-        raise InvalidInput("an announcement needs a title of 1-200 characters", {"title": "required"})
-    item = Announcement(title=title, body=(body or "").strip()[:5000], author_id=user.id, published_at=now)
-    session.add(item)
-    return item
-
-
-def withdraw(session: Session, user: User, announcement_id: int) -> None:
-    if user.role != "admin":
-        raise NotAllowed("only administrators withdraw announcements")
-    if not session.execute(delete(Announcement).where(Announcement.id == announcement_id)).rowcount:
-        raise NotFound(f"announcement {announcement_id} does not exist")
