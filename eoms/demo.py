@@ -24,6 +24,7 @@ from engine.errors import Code, EomsError
 from engine.runtime.models import ProcessInstance
 from engine.tasks.models import HumanTask
 from engine.worker import Worker
+from eoms.demo_business import business_stories
 from handlers.dispatch import add_rule
 from handlers.resources.inventory import add_resources
 
@@ -36,7 +37,8 @@ POSTS = [
     ("implementer", "实施工程师"), ("maintainer", "维护员"), ("data_auditor", "资料审核员"), ("dispatcher", "调度员"),
     ("receipt_auditor", "回单审核员"), ("customer_service", "客服代表"), ("planner", "计划专责"),
     ("plan_approver", "计划审批人"), ("order_auditor", "受理审核员"), ("resource_dispatcher", "资源调度员"),
-    ("network_operator", "开通工程师"),
+    ("network_operator", "开通工程师"), ("project_manager", "项目经理"), ("project_reviewer", "项目审核员"),
+    ("dept_approver", "部门经理"), ("finance_approver", "财务审核员"), ("leader_approver", "分管领导"),
 ]
 PROVINCE_POSTS = ("planner", "plan_approver")
 DEFAULT_PASSWORD = "eoms-demo-2026"
@@ -165,13 +167,13 @@ class DemoStories:
         self.count = 0
 
     def start(self, key: str, city: str, starter: str, hours_ago: float, data: dict[str, Any],
-              org: str | None = None) -> int:
+              org: str | None = None, context: dict[str, Any] | None = None) -> int:
         self.count += 1
         self.moment = self.now() - timedelta(hours=hours_ago)
         with self.sessions.begin() as s:
             actor = self.pe.identity.get_user(s, starter)
             result = self.pe.runtime.start(s, key, business_key=f"DEMO-{self.count:04d}", data=data, actor=actor,
-                                           org_code=org or city)
+                                           org_code=org or city, context=context)
             return result.instance.id
 
     def step(self, instance_id: int, node_id: str, data: dict[str, Any], minutes: float = 40,
@@ -201,6 +203,7 @@ class DemoStories:
         self.insale()
         self.workplans()
         self.provisioning()
+        business_stories(self)
         self.worker.stopped()
         return self.count
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from engine.errors import ConfigurationError
 from engine.registry import HandlerRegistry
-from handlers import crm, dispatch, kpi, network, resources, sms, tmf
+from handlers import costs, crm, dispatch, kpi, network, projects, resources, sms, tmf
 from handlers.network import NetworkManager, SimulatedNetworkManager
 from handlers.sms.backends import make_backend
 
@@ -27,6 +27,8 @@ def build_registry(*, sms_backend: str = "outbox", sms_http_url: str | None = No
     network.register(registry, network_manager or SimulatedNetworkManager(), network_max_attempts)
     crm.register(registry, crm_webhook_url, crm_webhook_token, crm_webhook_secret)
     kpi.register(registry)
+    projects.register(registry)
+    costs.register(registry)
     tmf.register(registry)
     for name in plugins:
         try:

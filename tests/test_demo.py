@@ -1,4 +1,4 @@
-"""`eoms seed-demo`: a newcomer sees all five flows deployed and demo work in flight; running it twice
+"""`eoms seed-demo`: a newcomer sees every flow deployed and demo work in flight; running it twice
 changes nothing."""
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from eoms.demo import BPMN_NS, POSTS, DemoSetupError, diagram_lanes, flow_posts
 from tests.conftest import PROCESSES_DIR, ROOT
 
 EOMS = str(Path(sys.executable).parent / "eoms")
-FLOWS = {"aftersales_fault", "insale_implementation", "presales_demand", "provisioning", "workplan"}
+FLOWS = {"aftersales_fault", "insale_implementation", "presales_demand", "provisioning", "workplan", "project_setup",
+         "cost_request"}
 
 
 def run(env: dict[str, str], *args: str, returncode: int = 0) -> subprocess.CompletedProcess[str]:

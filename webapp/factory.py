@@ -23,13 +23,16 @@ from webapp import (
     api,
     api_admin,
     auth,
+    costs,
     designer,
     errors,
     i18n,
+    kpi,
     notices,
     notify,
     orders,
     portal,
+    projects,
     stats,
     supervisor,
     tasks,
@@ -72,7 +75,7 @@ def create_app(settings: Settings | None = None, engine: ProcessEngine | None = 
     auth.init_app(app)
     for blueprint in (auth.bp, portal.bp, tasks.bp, orders.bp, supervisor.bp, stats.bp, designer.bp, vendor.bp,
                       api_admin.bp, admin.bp, notices.bp,
-                      account.bp):
+                      account.bp, projects.bp, costs.bp, kpi.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(notify.bp)
     api.init_app(app, csrf)

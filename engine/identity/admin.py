@@ -11,7 +11,7 @@ from sqlalchemy import String, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidInput, NotFound
-from engine.identity.models import ROLES, OrgUnit, Post, User, subtree_ids, user_post
+from engine.identity.models import ROLES, OrgUnit, Post, User, subtree_ids, under, user_post
 from engine.identity.passwords import hash_password
 from engine.identity.service import MIN_PASSWORD_LENGTH, IdentityService, _check_name
 from engine.runtime.models import InstanceStatus, ProcessInstance
@@ -152,7 +152,7 @@ def move_impact(session: Session, unit_code: str, parent_code: str) -> MoveImpac
         HumanTask.org_unit_id.in_(ids), HumanTask.status == TaskStatus.READY)) or 0
     orders = session.scalar(select(func.count()).select_from(ProcessInstance).where(
         ProcessInstance.org_unit_id.in_(ids), ProcessInstance.status == InstanceStatus.RUNNING)) or 0
-    units = session.scalar(select(func.count()).select_from(OrgUnit).where(OrgUnit.path.startswith(unit.path))) or 0
+    units = session.scalar(select(func.count()).select_from(OrgUnit).where(under(unit.path))) or 0
     old_above, new_above = _supervisors_above(session, unit.path), _supervisors_above(session, parent.path, True)
     return MoveImpact(unit, parent, unit.path, f"{parent.path}{unit.code}/", units, users, sups, tasks, orders,
                       sorted(old_above - new_above), sorted(new_above - old_above))
@@ -163,7 +163,7 @@ def move_unit(session: Session, unit_code: str, parent_code: str) -> MoveImpact:
     impact = move_impact(session, unit_code, parent_code)
     old, new = impact.old_path, impact.new_path
     session.execute(
-        update(OrgUnit).where(OrgUnit.path.startswith(old))
+        update(OrgUnit).where(under(old))
         .values(path=literal(new, String) + func.substr(OrgUnit.path, len(old) + 1))
         .execution_options(synchronize_session=False))
     impact.unit.parent_id = impact.new_parent.id

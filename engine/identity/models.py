@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Column, ForeignKey, Integer, Select, String, Table, select
+from sqlalchemy import Boolean, Column, ColumnElement, ForeignKey, Integer, Select, String, Table, and_, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from engine.db import Base, UTCDateTime, utcnow
@@ -64,9 +64,15 @@ class User(Base):
     posts: Mapped[list[Post]] = relationship(secondary=user_post, order_by=Post.code)
 
 
+def under(path: str) -> ColumnElement[bool]:
+    """Org units whose path begins with ``path`` — exactly: ``_`` and ``%`` in codes are not wildcards, and letter
+    case counts on SQLite too (its LIKE ignores it)."""
+    return and_(OrgUnit.path.startswith(path, autoescape=True), func.substr(OrgUnit.path, 1, len(path)) == path)
+
+
 def subtree_ids(path: str | None) -> Select[tuple[int]]:
     """The ids of the org unit at ``path`` and every unit below it (none for a unit that does not exist)."""
-    return select(OrgUnit.id).where(OrgUnit.path.startswith(path if path else "/none/"))
+    return select(OrgUnit.id).where(under(path if path else "/none/"))
 
 
 def unit_subtree_ids(session: Session, unit_id: int) -> Select[tuple[int]]:

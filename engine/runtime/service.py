@@ -77,8 +77,12 @@ class RuntimeService(DeliveryActions):
 
     def start(self, session: Session, process_key: str, *, business_key: str, data: dict[str, Any],
               actor: User | None, org_code: str | None = None, fire_start_timer: bool = False,
-              validate_start_form: bool = True, started_by: tuple[str, str] | None = None) -> StartResult:
+              validate_start_form: bool = True, started_by: tuple[str, str] | None = None,
+              context: dict[str, Any] | None = None) -> StartResult:
         """Start the latest version of ``process_key`` for work order ``business_key``.
+
+        ``context``: variables the caller adds beside what the start form says (the project the order belongs to);
+        they are not form fields, so the form does not check them, and they may not overwrite a form's field.
 
         ``actor`` None is the system (a timer start): it needs ``org_code``. ``fire_start_timer`` makes a timer
         start event fire at once (the scheduler decided it is due). ``started_by`` (kind, name): a signal or
@@ -100,6 +104,13 @@ class RuntimeService(DeliveryActions):
         definition = load_definition(self.ctx, session, definition_row.id)
         if definition.start_form and validate_start_form:
             data = self.forms.validate(session, definition.start_form, definition.forms[definition.start_form], data)
+        if context:
+            check_data(context)
+            clash = sorted(set(context) & set(data))
+            if clash or not all(isinstance(k, str) and k.isidentifier() for k in context):
+                raise InvalidInput(f"context variables {clash or list(context)} clash with the form or are not names",
+                                   {"context": "invalid"})
+            data = {**data, **context}
         now = self.ctx.clock()
         actor_id = actor.id if actor else None
         instance = ProcessInstance(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
-from engine.db import Base, UTCDateTime
+from engine.db import Base, UTCDateTime, utcnow
 
 
 class KpiStep(Base):
@@ -58,3 +58,49 @@ class KpiOrder(Base):
     transfers: Mapped[int] = mapped_column(Integer)
     overdue_steps: Mapped[int] = mapped_column(Integer)
     on_time: Mapped[bool] = mapped_column(Boolean)
+
+
+class KpiDefinition(Base):
+    """考核指标: a measure over the steps of a flow (or every flow) and one step (or every step), with its target
+    and weight, for the posts and units it applies to (empty: everyone)."""
+
+    __tablename__ = "kpi_definition"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    process_key: Mapped[str] = mapped_column(String(200), default="")  # "" every flow
+    node_id: Mapped[str] = mapped_column(String(200), default="")  # "" every step of the flow
+    measure: Mapped[str] = mapped_column(String(30))
+    target: Mapped[float] = mapped_column(Float)
+    weight: Mapped[int] = mapped_column(Integer, default=10)
+    post_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    unit_ids: Mapped[list[int]] = mapped_column(JSON, default=list)  # each with the units below it
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class KpiMonth(Base):
+    """A closed assessment month: its figures are the stored ``kpi_result`` rows and no longer change."""
+
+    __tablename__ = "kpi_month"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # 2026-03 (Beijing time)
+    locked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    locked_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+
+class KpiResult(Base):
+    """One figure of a closed month: a definition's value for a person, a post or a unit."""
+
+    __tablename__ = "kpi_result"
+    __table_args__ = (Index("ix_kpi_result_month", "month", "subject_type"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[str] = mapped_column(ForeignKey("kpi_month.month", ondelete="CASCADE"))
+    definition_id: Mapped[int] = mapped_column(ForeignKey("kpi_definition.id"))
+    subject_type: Mapped[str] = mapped_column(String(10))  # user | post | unit
+    subject_id: Mapped[int] = mapped_column(Integer)
+    value: Mapped[float | None] = mapped_column(Float)
+    numerator: Mapped[float] = mapped_column(Float)
+    denominator: Mapped[int] = mapped_column(Integer)
+    steps: Mapped[list[int]] = mapped_column(JSON)  # the kpi_step ids behind the figure (drill-down)

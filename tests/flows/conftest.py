@@ -46,9 +46,9 @@ def flow_starter(key: str, default_data: dict[str, Any], default_starter: str) -
     that arrived."""
 
     def start(pe: ProcessEngine, db: Database, business_key: str, data: dict[str, Any] | None = None,
-              starter: str = default_starter) -> tuple[int, list[int]]:
+              starter: str = default_starter, context: dict[str, Any] | None = None) -> tuple[int, list[int]]:
         with db.sessions.begin() as s:
-            result = pe.runtime.start(s, key, business_key=business_key,
+            result = pe.runtime.start(s, key, business_key=business_key, context=context,
                                       data=dict(default_data if data is None else data), actor=user(s, pe, starter))
             return result.instance.id, [t.id for t in result.tasks]
 

@@ -15,7 +15,7 @@ from webapp.access import roles_required
 from webapp.admin.blueprint import PAGE_SIZE, audit, bp, form_values
 from webapp.errors import fail_to
 from webapp.i18n import gettext
-from webapp.messages import explain
+from webapp.messages import field_errors, field_list, sentence
 from webapp.params import arg_page
 
 STATUSES = ("free", "reserved", "allocated")
@@ -94,7 +94,7 @@ def inventory_template() -> Response:
 
 def _import_refused(err: EomsError) -> Response:
     row = err.details.get("row")
-    message = explain(err)
+    message = sentence(err) + field_list(field_errors(err), {"file": gettext("文件")})
     if row:
         message = gettext("第 %(row)s 行有误，整个文件未导入：", row=row) + message
     flash(message, "error")

@@ -22,7 +22,7 @@ from webapp.access import roles_required
 from webapp.admin.blueprint import audit, bp
 from webapp.errors import fail_to, status_of
 from webapp.i18n import gettext, lazy_gettext
-from webapp.messages import explain, field_errors
+from webapp.messages import explain, field_errors, field_list, sentence
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PARAM_LABELS: dict[str, Any] = {
@@ -85,7 +85,7 @@ def _page(template: sms.SmsTemplate, flow: str, text: str, order: str,
     s, pe = db.session(), db.engine()
     errors = field_errors(err) if err is not None else {}
     if err is not None:
-        flash(explain(err), "error")
+        flash(sentence(err) + field_list(errors, {"text": gettext("措辞")}), "error")
     preview, preview_error, params = None, None, {}
     if order:
         try:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from engine.errors import InvalidInput, NotFound
-from engine.identity.models import OrgUnit, Post, User, user_post
+from engine.identity.models import OrgUnit, Post, User, under, user_post
 from webapp.notices.models import AUDIENCES, Announcement, AnnouncementRead, AnnouncementTarget
 
 MAX_BODY = 5000
@@ -104,7 +104,7 @@ def audience_users(session: Session, item: Announcement):  # type: ignore[no-unt
         AnnouncementTarget.announcement_id == item.id)))
     if item.audience == "units":
         paths = list(session.scalars(select(OrgUnit.path).where(OrgUnit.id.in_(refs or [-1]))))
-        unit_ids = select(OrgUnit.id).where(or_(*[OrgUnit.path.startswith(p) for p in paths])) if paths else None
+        unit_ids = select(OrgUnit.id).where(or_(*[under(p) for p in paths])) if paths else None
         stmt = stmt.where(User.org_unit_id.in_(unit_ids) if unit_ids is not None else False)
     elif item.audience == "posts":
         stmt = stmt.where(User.id.in_(select(user_post.c.user_id).where(user_post.c.post_id.in_(refs or [-1]))))

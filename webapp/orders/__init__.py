@@ -9,12 +9,14 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
-from engine.errors import Code, EomsError
+from engine.errors import Code, EomsError, InvalidInput
 from engine.identity.access import holds_post_in
 from engine.runtime.numbering import new_business_key
 from engine.runtime.queries import InstanceFilter, can_view_instance, search_instances
 from engine.tasks.access import is_offered_to
 from engine.tasks.models import HumanTask
+from handlers.projects import service as projects
+from handlers.projects.models import Project
 from webapp import db
 from webapp.auth import me
 from webapp.business_data import business_data
@@ -51,8 +53,12 @@ def new_flow(key: str) -> Response | str | tuple[str, int]:
         return _start_page(key, schema, {}, {}, 200)
     values = parse_form(schema.get("components") or [], request.form)
     fail_to(lambda err: _sent_back(key, schema, values, err))
+    project = _chosen_project(key)
     business_key = (request.form.get("business_key") or "").strip() or new_business_key(s, key, pe.ctx.clock())
-    result = pe.runtime.start(s, key, business_key=business_key, data=values, actor=user)
+    result = pe.runtime.start(s, key, business_key=business_key, data=values, actor=user,
+                              context={"project": project.code} if project is not None else None)
+    if project is not None:
+        projects.link_order(s, project.id, result.instance.id, pe.ctx.clock())
     s.commit()
     flash(gettext("工单 %(key)s 已发起。", key=business_key), "info")
     first = _claim_first_step(result.tasks)
@@ -61,6 +67,19 @@ def new_flow(key: str) -> Response | str | tuple[str, int]:
     mine = [t for t in result.tasks if is_offered_to(user, t)]
     return redirect(url_for("tasks.show", task_id=mine[0].id) if mine else
                     url_for("orders.show", instance_id=result.instance.id))
+
+
+def _chosen_project(key: str) -> Project | None:
+    """The active project the order is started for (所属项目), or None."""
+    raw = (request.form.get("project_id") or "").strip()
+    if key == projects.SETUP_FLOW or not raw:
+        return None
+    if not raw.isdigit():
+        raise InvalidInput(f"'{raw}' is not a project", {"project": "unknown"})
+    project = projects.get(db.session(), int(raw))
+    if project.status != "active":
+        raise InvalidInput(f"project {project.code} is not active", {"project": "not active"})
+    return project
 
 
 def _claim_first_step(created: list[HumanTask]) -> HumanTask | None:
@@ -87,8 +106,10 @@ def _sent_back(key: str, schema: dict[str, Any], values: dict[str, Any], err: Eo
 def _start_page(key: str, schema: dict[str, Any], values: dict[str, Any], errors: dict[str, str],
                 status: int) -> tuple[str, int]:
     name = dict(_startable()).get(key, key)
+    choices = projects.active(db.session()) if key != projects.SETUP_FLOW else []
     return render_template("orders/start.html", key=key, name=name, schema=schema, values=values, errors=errors,
-                           business_key=request.form.get("business_key", "")), status
+                           business_key=request.form.get("business_key", ""), projects=choices,
+                           project_id=request.form.get("project_id", "")), status
 
 
 @bp.get("/")
@@ -118,7 +139,7 @@ def show(instance_id: int) -> str:
     view = instance_view(s, instance_id)
     return render_template("orders/show.html", view=view, business=business_data(s, pe, instance),
                            show_other=user.role in ("supervisor", "admin"),
-                           now=pe.ctx.clock())
+                           project=projects.project_of(s, instance_id), now=pe.ctx.clock())
 
 
 @bp.get("/attachments/<int:attachment_id>")

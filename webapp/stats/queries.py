@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Select, and_, case, func, literal, select
 from sqlalchemy.orm import Session
 
-from engine.identity.models import OrgUnit, Post, User, subtree_ids, unit_subtree_ids
+from engine.identity.models import OrgUnit, Post, User, subtree_ids, under, unit_subtree_ids
 from engine.repository.models import ProcessDefinition
 from engine.runtime.models import ProcessInstance
 from engine.tasks.models import HumanTask
@@ -93,7 +93,7 @@ def _scope_units(session: Session, f: StatsFilter) -> Select[tuple[int]] | None:
     """The units counted: the viewer's subtree, narrowed to the chosen unit's subtree; None for everything."""
     if f.org_unit_id:
         chosen = unit_subtree_ids(session, f.org_unit_id)
-        return chosen.where(OrgUnit.path.startswith(f.org_path)) if f.org_path else chosen
+        return chosen.where(under(f.org_path)) if f.org_path else chosen
     return subtree_ids(f.org_path) if f.org_path else None
 
 
