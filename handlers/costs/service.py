@@ -121,8 +121,9 @@ def _year_bounds(year: int) -> tuple[datetime, datetime]:
     return start, end
 
 
-def budget_lines(session: Session, year: int) -> list[dict[str, Any]]:
-    """Per unit with a budget or costs in ``year``: budget, spent (archived), committed (in approval), left."""
+def budget_lines(session: Session, year: int, under_path: str | None = None) -> list[dict[str, Any]]:
+    """Per unit with a budget or costs in ``year``: budget, spent (archived), committed (in approval), left — of
+    the units at and below ``under_path`` (None: every unit)."""
     start, end = _year_bounds(year)
     budgets = dict(session.execute(select(CostBudget.org_unit_id, CostBudget.amount).where(CostBudget.year == year))
                    .tuples().all())
@@ -135,6 +136,8 @@ def budget_lines(session: Session, year: int) -> list[dict[str, Any]]:
     units = {u.id: u for u in session.scalars(select(OrgUnit))}
     lines = []
     for unit_id in sorted(set(budgets) | {u for u, _ in sums}, key=lambda i: units[i].path):
+        if under_path is not None and not units[unit_id].path.startswith(under_path):
+            continue
         budget = Decimal(budgets.get(unit_id, 0))
         spent, committed = sums.get((unit_id, "archived"), Decimal(0)), sums.get((unit_id, "approving"), Decimal(0))
         lines.append({"unit": units[unit_id], "budget": budget if unit_id in budgets else None, "spent": spent,
@@ -174,8 +177,10 @@ def committed_by_project(session: Session, project_ids: Sequence[int]) -> dict[i
 
 
 def requests(session: Session, *, status: str = "", unit_ids: Any = None, category: str = "", text: str = "",
-             offset: int, limit: int) -> tuple[int, list[CostRequest]]:
+             applicant_id: int | None = None, offset: int, limit: int) -> tuple[int, list[CostRequest]]:
     stmt = select(CostRequest)
+    if applicant_id is not None:
+        stmt = stmt.where(CostRequest.applicant_id == applicant_id)
     if status:
         stmt = stmt.where(CostRequest.status == status)
     if unit_ids is not None:
@@ -190,11 +195,15 @@ def requests(session: Session, *, status: str = "", unit_ids: Any = None, catego
                                        .offset(offset).limit(limit)))
 
 
-def totals(session: Session, year: int, by: str) -> list[tuple[Any, str, int, Decimal]]:
-    """(key, status, requests, amount) of ``year`` grouped by unit, project, category or month (Beijing time)."""
+def totals(session: Session, year: int, by: str, unit_ids: Any = None) -> list[tuple[Any, str, int, Decimal]]:
+    """(key, status, requests, amount) of ``year`` grouped by unit, project, category or month (Beijing time), of
+    the units ``unit_ids`` (a select of ids; None: every unit)."""
     start, end = _year_bounds(year)
+    scope = [CostRequest.created_at >= start, CostRequest.created_at < end]
+    if unit_ids is not None:
+        scope.append(CostRequest.org_unit_id.in_(unit_ids))
     if by == "month":
-        rows = session.scalars(select(CostRequest).where(CostRequest.created_at >= start, CostRequest.created_at < end))
+        rows = session.scalars(select(CostRequest).where(*scope))
         grouped: dict[tuple[str, str], list[Decimal]] = {}
         for r in rows:
             grouped.setdefault((r.created_at.astimezone(SHANGHAI).strftime("%Y-%m"), r.status), []).append(r.amount)
@@ -204,7 +213,6 @@ def totals(session: Session, year: int, by: str) -> list[tuple[Any, str, int, De
     if column is None:
         raise InvalidInput(f"cannot group costs by '{by}'", {"by": "unknown"})
     return [(k, st, n, Decimal(a or 0)) for k, st, n, a in session.execute(
-        select(column, CostRequest.status, func.count(), func.sum(CostRequest.amount))
-        .where(CostRequest.created_at >= start, CostRequest.created_at < end)
+        select(column, CostRequest.status, func.count(), func.sum(CostRequest.amount)).where(*scope)
         .group_by(column, CostRequest.status).order_by(column, CostRequest.status)).tuples()]
 

@@ -11,13 +11,13 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from engine.audit.service import record
-from engine.identity.models import unit_subtree_ids
+from engine.identity.models import subtree_ids, unit_subtree_ids
 from engine.paging import Page
 from handlers.costs import service
 from handlers.costs.models import REQUEST_STATUSES
 from handlers.projects.models import Project
 from webapp import db
-from webapp.access import roles_required
+from webapp.access import roles_required, scope_path
 from webapp.errors import fail_to
 from webapp.i18n import gettext, lazy_gettext, local_time
 from webapp.params import arg_int, arg_page
@@ -52,8 +52,11 @@ def index() -> str:
     args = {k: v.strip()[:100] for k, v in request.args.items() if v.strip() and k != "page"}
     unit = arg_int("unit")
     page_no = arg_page()
+    me = current_user.row
+    scope = None if me.role == "admin" else subtree_ids(me.org_unit.path) if me.role == "supervisor" else None
     total, rows = service.requests(s, status=args.get("status", "") if args.get("status") in REQUEST_STATUSES else "",
-                                   unit_ids=unit_subtree_ids(s, unit) if unit else None,
+                                   unit_ids=unit_subtree_ids(s, unit) if unit else scope,
+                                   applicant_id=None if me.role in ("admin", "supervisor") else me.id,
                                    category=args.get("category", ""), text=args.get("q", ""),
                                    offset=(page_no - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     return render_template("costs/index.html", page=Page(rows, total, page_no, PAGE_SIZE), args=args,
@@ -61,11 +64,11 @@ def index() -> str:
 
 
 @bp.get("/budgets")
-@login_required
+@roles_required("supervisor", "admin")
 def budgets() -> str:
     s, pe = db.session(), db.engine()
     year = _year()
-    return render_template("costs/budgets.html", year=year, lines=service.budget_lines(s, year),
+    return render_template("costs/budgets.html", year=year, lines=service.budget_lines(s, year, scope_path()),
                            units=pe.identity.list_org_units(s))
 
 
@@ -123,14 +126,14 @@ def category_save() -> Response:
 
 
 @bp.get("/stats")
-@login_required
+@roles_required("supervisor", "admin")
 def stats() -> str:
     year, by = _year(), _by()
     return render_template("costs/stats.html", year=year, by=by, groups=GROUPS, table=_table(year, by))
 
 
 @bp.get("/stats.<fmt>")
-@login_required
+@roles_required("supervisor", "admin")
 def stats_export(fmt: str) -> Response:
     year = _year()
     tables = [_table(year, by) for by in GROUPS]
@@ -156,7 +159,8 @@ def _table(year: int, by: str) -> Table:
     label = {"unit": lambda k: names["unit_names"].get(k, "—"), "project": lambda k: names["project_names"].get(k, "—"),
              "category": lambda k: names["category_names"].get(k, k), "month": lambda k: k}[by]
     rows: dict[Any, list[Any]] = {}
-    for key, status, count, amount in service.totals(s, year, by):
+    path = scope_path()
+    for key, status, count, amount in service.totals(s, year, by, subtree_ids(path) if path is not None else None):
         row = rows.setdefault(key, [label(key), 0, 0.0, 0.0, 0.0])
         row[1] += count
         row[{"archived": 2, "approving": 3, "rejected": 4}[status]] += float(amount)
