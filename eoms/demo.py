@@ -1,5 +1,5 @@
 """``eoms seed-demo``: a province and three cities, a person for every post the diagrams' lanes name, routing
-rules and inventory, the five flows deployed, and work orders at every stage — some near their limit, some
+rules and inventory, every flow deployed, and work orders at every stage — some near their limit, some
 overdue, some finished last month. Idempotent: what exists is left alone.
 
 The diagrams in ``processes/`` are the source of truth: the posts the demo creates are the ones their lanes
