@@ -17,7 +17,7 @@ import chinese_calendar
 import pytest
 from sqlalchemy import select
 
-from engine.errors import InvalidState, NotAllowed
+from engine.errors import BpmnValidationError, InvalidState, NotAllowed
 from engine.history.models import HistoryEvent
 from engine.repository.properties import TaskProperties
 from engine.runtime.models import Incident, ProcessInstance
@@ -25,7 +25,7 @@ from engine.sla.calendar import SHANGHAI, CalendarNotCovered, DayKinds, WorkdayC
 from engine.sla.deadlines import ContinuousCalendar, compute_deadlines
 from engine.sla.durations import parse_duration
 from engine.tasks.models import HumanTask
-from tests.conftest import user
+from tests.conftest import bpmn, user
 
 WORKDAY = WorkdayCalendar(DayKinds())
 CONTINUOUS = ContinuousCalendar()
@@ -603,3 +603,11 @@ def test_a_calendar_expression_giving_no_calendar_counts_on_the_default_and_says
         task_id, incident = result.tasks[0].id, result.incident
     assert task_row(db, task_id).calendar == "workday"
     assert incident is not None and "calendar '=cal' gave 'weekly'" in incident.message
+
+
+def test_a_calendar_expression_that_does_not_compile_is_refused_at_deploy(pe, db) -> None:  # type: ignore[no-untyped-def]
+    content = bpmn("calendar/calendar_expr.bpmn").replace(b'value="=cal"', b'value="=__import__(&quot;os&quot;)"')
+    with db.sessions() as s, pytest.raises(BpmnValidationError) as refused:
+        pe.repository.validate(s, content, "calendar_expr.bpmn")
+    assert [(i.element_id, i.rule) for i in refused.value.issues] == [("handle", "bad-property")]
+    assert refused.value.issues[0].message.startswith("calendar:")
