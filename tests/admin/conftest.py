@@ -1,4 +1,5 @@
-"""Fixtures of the 系统管理 tests: the web app's (the real app on the test database) and an admin client."""
+"""Fixtures of the 系统管理 tests: the web app's (the real app on the test database) and an admin client. The
+browser tests live in tests/web (one Playwright per run: its fixtures are there)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.web.conftest import (  # noqa: F401 - fixtures used by these tests
-    chromium,
-    client,
-    csrf_token,
-    live_server,
-    login,
-    page,
-    web_app,
-)
+from tests.web.conftest import client, csrf_token, login, web_app  # noqa: F401 - fixtures used by these tests
 
 
 def text(response: Any) -> str:
