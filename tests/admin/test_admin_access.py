@@ -88,3 +88,52 @@ def test_admin_forms_need_the_csrf_token(admin: FlaskClient, db: Database) -> No
     assert counts(db) == before
     response = send(admin, "/admin/posts", {"code": "withcsrf", "name": "有令牌岗位"}, follow_redirects=True)
     assert "岗位 有令牌岗位 已添加" in text(response)
+
+
+# -- the business modules: every route classified by who may use it ------------------------------------------
+EVERYONE, SUPERVISING, ADMIN = {"alice", "sup", "ana", "admin"}, {"sup", "admin"}, {"admin"}
+MODULE_ROUTES: dict[str, set[str]] = {
+    "projects.index": EVERYONE, "projects.contracts": EVERYONE, "projects.show": EVERYONE,
+    "projects.close": EVERYONE,  # the view itself allows only the project's manager and administrators
+    "projects.stats": SUPERVISING, "projects.stats_export": SUPERVISING,
+    "costs.index": EVERYONE, "costs.budgets": SUPERVISING, "costs.stats": SUPERVISING,
+    "costs.stats_export": SUPERVISING, "costs.budget_save": ADMIN, "costs.settings": ADMIN,
+    "costs.thresholds_save": ADMIN, "costs.category_save": ADMIN,
+    "kpi.assessment": SUPERVISING, "kpi.assessment_export": SUPERVISING, "kpi.drill": SUPERVISING,
+    "kpi.definitions": ADMIN, "kpi.definition_save": ADMIN, "kpi.close_month": ADMIN, "kpi.reopen_month": ADMIN,
+    "notices.index": EVERYONE, "notices.show": EVERYONE, "notices.manage": ADMIN, "notices.new": ADMIN,
+    "notices.edit": ADMIN, "notices.receipts": ADMIN, "notices.withdraw": ADMIN,
+    "account.settings": EVERYONE, "account.change_password": EVERYONE, "account.change_profile": EVERYONE,
+    "account.reset_layout": EVERYONE,
+}
+MODULE_PREFIXES = ("/projects", "/costs", "/kpi", "/notices", "/me")
+# with the sample arguments these look for a record that does not exist: a 404 to anyone
+NO_SUCH_RECORD = ("projects.show", "notices.show", "notices.edit", "notices.receipts", "kpi.drill")
+MODULE_ARGS = {"project_id": 1, "item_id": 1, "fmt": "xlsx", "month": "2020-01"}
+
+
+def module_routes(app: Flask) -> list[tuple[str, str, str]]:
+    found = []
+    with app.test_request_context():
+        for rule in app.url_map.iter_rules():
+            if rule.rule.startswith(MODULE_PREFIXES):
+                url = app.url_for(rule.endpoint, **{a: MODULE_ARGS.get(a, "x") for a in rule.arguments})
+                found += [(rule.endpoint, url, m) for m in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})]
+    return found
+
+
+def test_every_module_route_is_classified(web_app: Flask) -> None:
+    assert {e for e, _, _ in module_routes(web_app)} == set(MODULE_ROUTES)
+
+
+@pytest.mark.parametrize("username", ["alice", "sup", "ana", "admin"])
+def test_module_routes_answer_only_whom_they_are_for(web_app: Flask, db: Database, username: str) -> None:
+    client = web_app.test_client()
+    assert login(client, username).status_code == 302
+    token = csrf_token(client.get("/portal/").get_data(as_text=True))
+    for endpoint, url, method in module_routes(web_app):
+        response = client.get(url) if method == "GET" else client.post(url, data={"csrf_token": token})
+        if username in MODULE_ROUTES[endpoint]:
+            assert response.status_code != 404 or endpoint in NO_SUCH_RECORD, (username, endpoint)
+        else:
+            assert response.status_code == 404, (username, endpoint, method, response.status_code)

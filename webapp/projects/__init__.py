@@ -16,6 +16,7 @@ from handlers.costs import service as costs
 from handlers.projects import service
 from handlers.projects.models import PROJECT_STATUSES, Project
 from webapp import db
+from webapp.access import roles_required
 from webapp.errors import fail_to
 from webapp.i18n import gettext, lazy_gettext, local_time
 from webapp.params import arg_date, arg_int, arg_page, day_after
@@ -98,13 +99,13 @@ def close(project_id: int) -> Response:
 
 
 @bp.get("/stats")
-@login_required
+@roles_required("supervisor", "admin")
 def stats() -> str:
     return render_template("projects/stats.html", tables=_stats_tables())
 
 
 @bp.get("/stats.<fmt>")
-@login_required
+@roles_required("supervisor", "admin")
 def stats_export(fmt: str) -> Response:
     data = _stats_tables()
     stamp = local_time(db.engine().ctx.clock(), "%Y%m%d-%H%M")
