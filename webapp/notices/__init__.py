@@ -27,15 +27,6 @@ bp = Blueprint("notices", __name__, url_prefix="/notices", template_folder="temp
 PAGE_SIZE = 20
 
 
-@bp.app_context_processor
-def _unread() -> dict[str, Any]:
-    def unread_notices() -> int:
-        if not current_user.is_authenticated:
-            return 0
-        return service.unread_count(db.session(), current_user.row, db.engine().ctx.clock())
-    return {"unread_notices": unread_notices}
-
-
 @bp.get("/")
 @login_required
 def index() -> str:

@@ -49,6 +49,7 @@ def home() -> str:
     agenda = sorted([(t.due_at, "task", t) for t in week.items if t.due_at] +
                     [(e.starts_at, "entry", e) for e in entries], key=lambda item: item[0])
     _, announcements = notices.visible(s, user, now, limit=5)
+    unread = notices.unread_count(s, user, now)
     names = pe.identity.display_names(s, [t.assignee_id for t in todo.items] +
                                       [t.assignee_id for t in (org.items if org else [])] +
                                       [a.author_id for a, _ in announcements])
@@ -61,7 +62,7 @@ def home() -> str:
         saved=[(f, view.with_filters(f.filters)) for f in saved],
         active_filter=next((f.id for f in saved if queue.filter_values(f.filters) == view.filters()), None),
         done=done, org=org, done_q=done_q, tips=tips.items, agenda=agenda, notes=service.notes(s, user),
-        announcements=announcements, names=names, now=now, user=user, here=request.full_path.rstrip("?"),
+        announcements=announcements, unread=unread, names=names, now=now, user=user, here=request.full_path.rstrip("?"),
     )
 
 
