@@ -15,6 +15,8 @@ from flask import Flask, g, redirect, request, session
 from flask_babel import Babel, gettext, lazy_gettext
 from werkzeug.wrappers import Response
 
+from engine.sla.durations import parse_duration
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LANGUAGES = {"zh_CN": "中文", "en": "English"}
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
@@ -75,6 +77,30 @@ def duration_text(seconds: float) -> str:
     return "".join(parts) if current_language() == "zh_CN" else " ".join(parts)
 
 
+def limit_text(iso: str | None, calendar: str | None = None) -> str:
+    """A step's time limit as people say it: '2个工作日', '4小时（工作时间）', '30分钟' (the ISO text if it is
+    not one)."""
+    if not iso:
+        return ""
+    try:
+        limit = parse_duration(iso)
+    except ValueError:
+        return iso
+    hours, rest = divmod(int(limit.clock.total_seconds()), 3600)
+    parts = []
+    if limit.days:
+        working = calendar == "workday"
+        parts.append(gettext("%(n)s个工作日", n=limit.days) if working else gettext("%(n)s天", n=limit.days))
+    if hours:
+        parts.append(gettext("%(n)s小时", n=hours))
+    if rest // 60:
+        parts.append(gettext("%(n)s分钟", n=rest // 60))
+    text = ("" if current_language() == "zh_CN" else " ").join(parts) or iso
+    if calendar == "workday" and (hours or rest):
+        text += gettext("（工作时间）")
+    return text
+
+
 def init_app(app: Flask) -> None:
     babel = Babel(app, locale_selector=current_language, timezone_selector=lambda: "Asia/Shanghai",
                   default_translation_directories=str(TRANSLATIONS))
@@ -85,6 +111,7 @@ def init_app(app: Flask) -> None:
     for code, translations in compile_catalogs().items():
         cache[str(Locale.parse(code)), "messages"] = translations
     app.jinja_env.filters["local"] = local_time
+    app.jinja_env.filters["limit_text"] = limit_text
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_language=current_language, duration_text=duration_text)
 
     @app.get("/lang/<code>")

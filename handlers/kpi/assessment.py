@@ -216,6 +216,17 @@ def subject_names(session: Session) -> dict[str, dict[int, str]]:
             "unit": dict(session.execute(select(OrgUnit.id, OrgUnit.name)).tuples().all())}
 
 
+def user_steps(session: Session) -> list[tuple[str, str, str]]:
+    """(flow, step id, step name) of the steps work was done in, for choosing a definition's step."""
+    rows = session.execute(select(KpiStep.process_key, KpiStep.node_id, KpiStep.node_name)
+                           .group_by(KpiStep.process_key, KpiStep.node_id, KpiStep.node_name)
+                           .order_by(KpiStep.process_key, KpiStep.node_id)).tuples().all()
+    seen: dict[tuple[str, str], str] = {}
+    for key, node, name in rows:
+        seen.setdefault((key, node), name)
+    return [(k, n, name) for (k, n), name in seen.items()]
+
+
 def steps_behind(session: Session, ids: Sequence[int]) -> list[KpiStep]:
     if not ids:
         return []

@@ -211,7 +211,9 @@ def _definitions_page(edit: KpiDefinition | None, values: dict[str, Any], errors
         values = {"id": str(row.id), "name": row.name, "process_key": row.process_key, "node_id": row.node_id,
                   "measure": row.measure, "target": f"{row.target:g}", "weight": str(row.weight),
                   "posts": row.post_ids, "units": row.unit_ids, "active": row.active}
+    steps = kpi.user_steps(s)
     return render_template("kpi/definitions.html", rows=kpi.definitions(s), values=values, errors=errors,
+                           steps=steps, step_names={(k, n): name for k, n, name in steps},
                            measures=kpi.MEASURES, flows=[(d.key, d.name) for d in pe.repository.list_latest(s)],
                            posts=pe.identity.list_posts(s), units=pe.identity.list_org_units(s),
                            names=kpi.subject_names(s)), status

@@ -55,8 +55,15 @@ def manage() -> str:
     total, rows = service.managed(s, offset=(page_no - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     reads = service.read_counts(s, [a.id for a in rows])
     audience = {a.id: s.scalar(service.audience_users(s, a).with_only_columns(func.count())) or 0 for a in rows}
+    pe = db.engine()
+    unit_names = {u.id: u.name for u in pe.identity.list_org_units(s)}
+    post_names = {p.id: p.name for p in pe.identity.list_posts(s)}
+    targets = {}
+    for a in rows:
+        units, posts = service.targets(s, a.id)
+        targets[a.id] = [unit_names.get(i, "?") for i in units] + [post_names.get(i, "?") for i in posts]
     return render_template("notices/manage.html", page=Page(rows, total, page_no, PAGE_SIZE), reads=reads,
-                           audience=audience, now=now)
+                           audience=audience, targets=targets, now=now)
 
 
 @bp.route("/new", methods=["GET", "POST"])

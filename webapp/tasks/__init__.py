@@ -21,6 +21,7 @@ from engine.tasks.access import is_offered_to
 from engine.tasks.models import HumanTask
 from webapp import db
 from webapp.auth import me
+from webapp.business_data import business_data
 from webapp.errors import fail_to
 from webapp.formdata import (
     FORM_JSON,
@@ -92,6 +93,7 @@ def show(task_id: int, values: dict[str, Any] | None = None, errors: dict[str, s
         post_name=post.name if post else None, can_act=row.status == "ready" and (offered or supervisor),
         viewer_schema=shown, viewer_data=data, rejection=reasons.get(row.id),
         rejected={r.event_id: r.reason for r in reasons.values()}, draft_at=draft_at,
+        business=business_data(s, pe, view.instance),
     ), status
 
 
