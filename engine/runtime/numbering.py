@@ -14,7 +14,7 @@ from engine.runtime.models import ProcessInstance
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PREFIXES = {"aftersales_fault": "GZ", "presales_demand": "SQ", "insale_implementation": "SZ", "workplan": "JH",
-            "provisioning": "KT"}
+            "provisioning": "KT", "project_setup": "XM", "cost_request": "CB"}
 DEFAULT_PREFIX = "WO"
 TRIES = 20
 
