@@ -137,7 +137,7 @@ FIELD_LABELS: dict[str, str] = {
     "post": "岗位", "org_unit": "单位", "calendar": "日历", "windows": "工作时段", "day": "日期", "year": "年份",
     "kind": "类型", "value": "值", "values": "值", "template": "模板", "active": "账号状态",
     "current": "当前密码", "language": "语言", "sms": "短信", "audience": "发布对象", "units": "单位", "posts": "岗位",
-    "valid_until": "失效时间",
+    "valid_until": "失效时间", "project": "所属项目",
 }
 FIELD_LABELS_EN: dict[str, str] = {
     "reason": "Reason", "text": "Note", "note": "Note", "by": "Extension", "business_key": "Work order number",
@@ -149,7 +149,7 @@ FIELD_LABELS_EN: dict[str, str] = {
     "post": "Post", "org_unit": "Org unit", "calendar": "Calendar", "windows": "Work windows", "day": "Date",
     "year": "Year", "kind": "Kind", "value": "Value", "values": "Values", "template": "Template",
     "active": "Account status", "current": "Current password", "language": "Language", "sms": "SMS",
-    "audience": "Audience", "units": "Units", "posts": "Posts", "valid_until": "Valid until",
+    "audience": "Audience", "units": "Units", "posts": "Posts", "valid_until": "Valid until", "project": "Project",
 }
 
 

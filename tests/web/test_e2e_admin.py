@@ -20,15 +20,11 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from engine.attachments.service import AttachmentPolicy
 from engine.audit.models import AuditEntry
-from engine.core import ProcessEngine
 from engine.tasks.models import HumanTask
-from handlers import build_registry
-from handlers.dispatch import add_rule
-from tests.conftest import PASSWORD, PROCESSES_DIR, Database, FakeClock
-from tests.web.conftest import TEMPLATES, screenshot, web_settings
-from webapp import create_app
+from tests.conftest import PASSWORD, Database, FakeClock
+from tests.stats.stats_world import make_app
+from tests.web.conftest import screenshot
 
 REPORTED = datetime(2026, 3, 4, 8, 30, tzinfo=UTC)  # Wednesday 16:30 in Guangzhou
 NEW_PASSWORD = "Zhengqi2026"
@@ -38,16 +34,7 @@ NEW_PASSWORD = "Zhengqi2026"
 def web_app(db: Database, tmp_path: Path, clock: FakeClock, storage: Path) -> Flask:
     """The app on the test's clock with 售后故障 deployed and every fault routed to GZ maintainers by default."""
     clock.now = REPORTED
-    engine = ProcessEngine(build_registry(), clock=clock, attachments=AttachmentPolicy(storage))
-    app = create_app(web_settings(db, tmp_path), engine)
-    app.jinja_env.bytecode_cache = TEMPLATES
-    app.config["TESTING"] = True
-    with db.sessions.begin() as s:
-        for path in sorted((PROCESSES_DIR / "forms").glob("fault_*.json")):
-            engine.forms.deploy(s, path.stem, path.read_bytes(), path.name)
-        engine.repository.deploy(s, (PROCESSES_DIR / "aftersales_fault.bpmn").read_bytes(), "aftersales_fault.bpmn")
-        add_rule(s, "*", "*", post="maintainer", org_unit="GZ")
-    return app
+    return make_app(db, tmp_path, clock, storage)
 
 
 def login(page: Page, base: str, username: str, password: str = PASSWORD) -> None:

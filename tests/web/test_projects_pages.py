@@ -244,14 +244,10 @@ def refused_start_page(app: Flask, db: Database) -> str:
     return text(send(client, "/orders/new/aftersales_fault", start_form(project_id=str(rejected))))
 
 
-@pytest.mark.xfail(strict=True, reason="the refusal names the field by its internal key: '输入有误，请检查后重试。"
-                                       "project：无效。' — FIELD_LABELS in webapp/messages.py has no 'project' entry")
 def test_a_refused_project_is_named_in_words(web_app: Flask, db: Database) -> None:
     assert f"{BAD_INPUT}所属项目：无效。" in alerts(refused_start_page(web_app, db))
 
 
-@pytest.mark.xfail(strict=True, reason="_sent_back in webapp/orders/__init__.py renders a non-form refusal with "
-                                       "errors={}, so start.html never marks the 所属项目 select (field-error)")
 def test_a_refused_project_is_marked_on_the_start_form(web_app: Flask, db: Database) -> None:
     assert '<div class="field field-error"><label for="f-project_id">' in refused_start_page(web_app, db)
 

@@ -26,7 +26,6 @@ from webapp.stats.tables import Column, Table
 
 bp = Blueprint("costs", __name__, url_prefix="/costs", template_folder="templates")
 PAGE_SIZE = 50
-FLOW = "cost_request"
 STATUS_LABELS = {"approving": lazy_gettext("审批中"), "archived": lazy_gettext("已归档"),
                  "rejected": lazy_gettext("已驳回")}
 ROUTE_LABELS = {"dept": lazy_gettext("部门审批"), "finance": lazy_gettext("财务审批"),

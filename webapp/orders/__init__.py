@@ -100,7 +100,7 @@ def _sent_back(key: str, schema: dict[str, Any], values: dict[str, Any], err: Eo
         flash(gettext("表单有误，请按提示修改后再提交。"), "error")
         return _start_page(key, schema, values, field_errors(err), 422)
     flash(explain(err), "error")
-    return _start_page(key, schema, values, {}, 409)
+    return _start_page(key, schema, values, field_errors(err), 409)
 
 
 def _start_page(key: str, schema: dict[str, Any], values: dict[str, Any], errors: dict[str, str],

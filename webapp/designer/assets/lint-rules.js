@@ -608,7 +608,8 @@ function taskProperties(config = {}) {
       return;
     }
     const props = spiffProperties(node);
-    if (props.calendar && !calendars.includes(props.calendar)) {
+    // `=expression`: a calendar computed when the task arrives; the server compiles it at deploy
+    if (props.calendar && !props.calendar.startsWith('=') && !calendars.includes(props.calendar)) {
       reporter.report(node.id, t.badCalendar(props.calendar, calendars));
     }
     if (props.allow !== undefined) {
