@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from engine.db import utcnow
+from engine.identity.lookup import PostLookup
 from engine.registry import HandlerRegistry, ListenerContext
 from engine.repository.cache import SpecCache
 from engine.sla.service import SlaService
@@ -36,6 +37,7 @@ class EngineContext:
     codec: WorkflowCodec = field(default_factory=WorkflowCodec)
     specs: SpecCache = field(default_factory=SpecCache)
     sla: SlaService = field(default_factory=SlaService)
+    posts: PostLookup = field(default_factory=PostLookup)
     # where an instance's thrown signals and messages go when it is saved (the runtime service, wired by core)
     deliver: Callable[[Session, Any, list[Any]], None] | None = None
 

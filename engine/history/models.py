@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.db import Base, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from engine.tasks.models import HumanTask
 
 EVENT_TYPES = (
     "instance_started", "instance_completed", "instance_cancelled",
@@ -32,9 +35,15 @@ class HistoryEvent(Base):
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
-    human_task_id: Mapped[int | None] = mapped_column(ForeignKey("human_task.id"), index=True)
-    node_id: Mapped[str | None] = mapped_column(String(200))
+    # ``evaluates_none``: a None is written as NULL rather than left out, so that every event of an action has the
+    # same columns and the flush writes them all in one multi-row INSERT (same DDL)
+    human_task_id: Mapped[int | None] = mapped_column(Integer().evaluates_none(), ForeignKey("human_task.id"),
+                                                      index=True)
+    node_id: Mapped[str | None] = mapped_column(String(200).evaluates_none())
     event_type: Mapped[str] = mapped_column(String(40))
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(Integer().evaluates_none(), ForeignKey("app_user.id"), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # set on an event of a task row not yet flushed: the flush fills ``human_task_id`` once the row has its id, so
+    # an action's new rows and all its events reach the database together; never loaded through
+    task: Mapped[HumanTask | None] = relationship(lazy="raise")

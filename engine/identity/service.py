@@ -10,6 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidInput, NotFound
+from engine.identity.lookup import find_user_by_name
 from engine.identity.models import ROLES, OrgUnit, Post, User
 from engine.identity.passwords import hash_password, verify_password
 
@@ -113,7 +114,8 @@ class IdentityService:
         return user
 
     def find_user(self, session: Session, username: str) -> User | None:
-        return session.scalar(select(User).where(User.username == username))
+        """The user with this username (its org unit and posts loaded in the same statement), or None."""
+        return find_user_by_name(session, username)
 
     def get_user(self, session: Session, username: str) -> User:
         user = self.find_user(session, username)

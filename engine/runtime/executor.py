@@ -94,6 +94,8 @@ class InstanceOperation:
         self.now = ctx.clock()
         self.failure: StepFailure | None = None
         self.incident: Incident | None = None
+        # the instance's open task rows when the caller has loaded them already (see ``TaskService.complete``)
+        self.known_rows: list[HumanTask] | None = None
         workflow.script_engine = EomsScriptEngine(self._call_handler)
         self._signals_caught_inside = record_broadcasts(workflow)
         watch_nested_triggers(workflow)
@@ -203,7 +205,8 @@ class InstanceOperation:
                                                 f"(limit {limits.max_tree_tasks}); a loop runs away")
         created, problems = sync_human_tasks(
             self.session, self.instance, self.definition, ready_human_tasks(self.workflow), self.now,
-            lambda props, start: self.ctx.sla.deadlines(self.session, props, start), reason)
+            lambda props, start: self.ctx.sla.deadlines(self.session, props, start), reason,
+            posts=self.ctx.posts, known_rows=self.known_rows)
         for kind, message in problems:
             self._open_incident(None, kind, message)
         instance = self.instance

@@ -13,7 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.history.service import record
-from engine.identity.models import OrgUnit, Post
+from engine.identity.lookup import PostLookup
+from engine.identity.models import OrgUnit
 from engine.repository.cache import LoadedDefinition
 from engine.repository.properties import CALENDARS, TaskProperties
 from engine.runtime.models import ProcessInstance
@@ -30,16 +31,25 @@ def sync_human_tasks(
     now: datetime,
     deadlines: Callable[[TaskProperties, datetime], TaskDeadlines],
     reason: str = "",
+    *,
+    posts: PostLookup | None = None,
+    known_rows: list[HumanTask] | None = None,
 ) -> tuple[list[HumanTask], list[tuple[str, str]]]:
     """Create rows for new READY tasks, close rows whose task is no longer READY.
 
     ``deadlines(properties, start)`` computes warn/due times. A closed row becomes ``cancelled`` unless the
     caller already marked it (completed, returned). Returns the new rows and the problems met, as
     ``(incident kind, message)`` pairs: the work goes on and an incident says what needs fixing.
+
+    ``known_rows``: the instance's open rows, already loaded by the caller in this transaction (with rows it has
+    closed since), which saves reading them again; ``posts``: the process's cached lane lookup.
     """
-    open_rows = session.scalars(
-        select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.READY)
-    ).all()
+    if known_rows is not None:
+        open_rows = [row for row in known_rows if row.status == TaskStatus.READY]
+    else:
+        open_rows = list(session.scalars(
+            select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.READY)
+        ))
     ready_ids = {str(t.id): t for t in ready}
     for row in open_rows:
         if row.spiff_task_id not in ready_ids:
@@ -53,14 +63,14 @@ def sync_human_tasks(
     for spiff_id, task in ready_ids.items():
         if spiff_id in known:
             continue
-        row = _new_row(session, instance, definition, task, now, deadlines, problems)
+        row = _new_row(session, instance, definition, task, now, deadlines, problems, posts)
         session.add(row)
-        session.flush()
         payload = {"post": row.lane, "due_at": row.due_at.isoformat() if row.due_at else None}
         if is_rework(task):
             payload["rework"] = True
-        record(session, instance.id, "task_created", human_task_id=row.id, node_id=row.node_id, payload=payload,
-               at=now)
+        # the row has no id before the flush: the relationship fills the event's human_task_id then, so that the
+        # new rows and all the action's events go to the database together in the caller's final flush
+        record(session, instance.id, "task_created", node_id=row.node_id, payload=payload, at=now).task = row
         created.append(row)
     return created, problems
 
@@ -102,20 +112,20 @@ class Placement:
 
 
 def place(session: Session, instance: ProcessInstance, definition: LoadedDefinition, task: Task,
-          problems: list[tuple[str, str]]) -> Placement:
+          problems: list[tuple[str, str]], posts: PostLookup | None = None) -> Placement:
     """The post (lane, or the ``postVar`` variable), org unit and properties of ``task`` under ``definition``."""
     spec = task.task_spec
     node = spec.bpmn_name or spec.bpmn_id
     props = definition.task_properties(spec)
+    lookup = posts or PostLookup(name_ttl=0)
     post_ref = spec.lane
     if props.post_var:
         post_ref = task.data.get(props.post_var) or post_ref
-    post = session.scalar(select(Post).where((Post.code == post_ref) | (Post.name == post_ref)).limit(1)) \
-        if post_ref else None
+    post = lookup.find(session, str(post_ref)) if post_ref else None
     if post is None and post_ref != spec.lane:
         problems.append(("assignment", f"{node}: post '{post_ref}' (from {props.post_var}) does not exist; "
                                        f"the task went to lane '{spec.lane}'"))
-        post = session.scalar(select(Post).where((Post.code == spec.lane) | (Post.name == spec.lane)).limit(1))
+        post = lookup.find(session, spec.lane) if spec.lane else None
     org_id = instance.org_unit_id
     if props.org_unit_var and task.data.get(props.org_unit_var):
         code = task.data[props.org_unit_var]
@@ -131,10 +141,10 @@ def place(session: Session, instance: ProcessInstance, definition: LoadedDefinit
 
 def _new_row(session: Session, instance: ProcessInstance, definition: LoadedDefinition, task: Task,
              now: datetime, deadlines: Callable[[TaskProperties, datetime], TaskDeadlines],
-             problems: list[tuple[str, str]]) -> HumanTask:
+             problems: list[tuple[str, str]], posts: PostLookup | None) -> HumanTask:
     spec = task.task_spec
     node = spec.bpmn_name or spec.bpmn_id
-    where = place(session, instance, definition, task, problems)
+    where = place(session, instance, definition, task, problems, posts)
     props = where.props
     times = deadlines(props, now)
     if times.problem:

@@ -119,17 +119,19 @@ class RuntimeService(DeliveryActions):
             started_by_id=actor_id,
         )
         instance.take_search_fields(data)
+        session.add(instance)
         try:
-            with session.begin_nested():
-                session.add(instance)
-        except IntegrityError:  # the same business key started a moment ago by someone else
-            raise self._duplicate(session, process_key, business_key) from None
+            session.flush()
+        except IntegrityError:  # the same business key started a moment ago by someone else (checked just above)
+            raise InvalidInput(f"business key '{business_key}' was just used by another instance of '{process_key}'",
+                               {"business_key": "already used"}) from None
         with conflict_guard(f"work order {business_key}"):
             started = {"process_key": process_key, "version": definition_row.version}
             if definition.start_form:  # what the start form said, for the history of each business field
                 started["form"], started["data"] = definition.start_form, data
             record(session, instance.id, "instance_started", actor_id=actor_id, at=now, payload=started)
             op = new_instance(self.ctx, session, instance, definition, data, actor_id, started_by)
+            op.known_rows = []  # a new instance has no task rows yet
             op.advance()  # the start event now waits on its timer
             if fire_start_timer and fire_start_timers(op.workflow, now) and op.failure is None:
                 op.advance()

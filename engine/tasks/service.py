@@ -21,12 +21,12 @@ from engine.identity.access import oversees
 from engine.identity.models import User
 from engine.paging import Page
 from engine.runtime.executor import conflict_guard
-from engine.runtime.models import ProcessInstance
 from engine.runtime.service import RuntimeService, check_data
 from engine.tasks.access import (
     actionable_task,
     claimed_by_other,
     live_task,
+    load_with_instance,
     require_open,
     require_running,
     visible_task,
@@ -84,12 +84,13 @@ class TaskService(HandoverActions, TimingActions):
     def complete(self, session: Session, task_id: int, user: User, data: dict[str, Any]) -> list[HumanTask]:
         """Complete the task with ``data`` and run the instance on; returns the tasks that arrived."""
         check_data(data)
+        known, instance = load_with_instance(session, task_id)
         row = actionable_task(session, task_id, user)
         require_running(row)
-        instance = session.get(ProcessInstance, row.instance_id)
-        assert instance is not None
+        assert instance is not None and instance.id == row.instance_id
         with conflict_guard(f"work order {row.business_key}"):
             op = self.runtime.open(session, instance, user.id)
+            op.known_rows = known
             task = live_task(op.spiff_task(row.spiff_task_id), row)
             if row.form_key:
                 form_id = op.definition.forms.get(row.form_key)

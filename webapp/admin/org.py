@@ -115,6 +115,7 @@ def post_rename(code: str) -> Response:
     identity_admin.rename_post(s, post, request.form.get("name", ""))
     audit("post.rename", "post", post.code, name=[old, post.name])
     s.commit()
+    pe.ctx.posts.forget()  # lanes naming the old name stop resolving here at once (other processes: within 30 s)
     flash(gettext("已改名为 %(name)s。按名称指向旧名的泳道需在流程设计中同步修改。", name=post.name), "info")
     return redirect(url_for("admin.posts"))
 

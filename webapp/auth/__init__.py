@@ -15,6 +15,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from engine.db import utcnow
+from engine.identity.lookup import load_user
 from engine.identity.models import User
 from webapp import db
 from webapp.auth import attempts
@@ -52,7 +53,7 @@ def init_app(app: Flask) -> None:
 
     @manager.user_loader
     def load(user_id: str) -> Account | None:
-        row = db.session().get(User, int(user_id)) if user_id.isdigit() else None
+        row = load_user(db.session(), int(user_id)) if user_id.isdigit() else None
         return Account(row) if row is not None and row.is_active else None
 
     @app.before_request
