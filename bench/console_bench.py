@@ -108,14 +108,15 @@ def generate(db: Engine, instances: int, seed: int = 7) -> None:
             at = started
             late_steps = 0
             for node in STEPS[key]:
-                took = timedelta(minutes=rng.randint(5, 600))
+                took = timedelta(seconds=rng.randint(300, 36_000))  # whole seconds, 5 minutes to 10 hours
                 done, due = at + took, at + timedelta(hours=6)
                 late_steps += done > due
                 step_rows.append({"instance_id": iid, "process_key": key, "business_key": f"B{n:07d}",
                                   "node_id": node, "node_name": node, "post_id": ids["posts"][1], "org_unit_id": org,
                                   "user_id": rng.choice(ids["users"]), "created_at": at, "completed_at": done,
                                   "due_at": due, "duration_seconds": int(took.total_seconds()),
-                                  "working_seconds": int(took.total_seconds() * 0.6), "paused_seconds": 0,
+                                  "working_seconds": rng.randint(int(took.total_seconds() * 0.5),
+                                                                 int(took.total_seconds())), "paused_seconds": 0,
                                   "on_time": done <= due, "transfers": int(rng.random() < 0.1)})
                 at = done
             order_rows.append({"instance_id": iid, "process_key": key, "business_key": f"B{n:07d}",

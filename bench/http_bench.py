@@ -41,6 +41,8 @@ STEPS = [("accept", {"vip": False, "summary": "线路中断"}),
          ("review", {"approved": True})]
 POSTS = ("bench_dispatcher", "bench_maintainer", "bench_reviewer")
 WORKERS = 2
+GOAL_RATE = {"sqlite": 100.0, "postgresql": 80.0}  # issue 15: instances/s over HTTP, one client
+GOAL_COMPLETE_P95_MS = 10.0
 
 
 def _world(db: Engine) -> str:
@@ -169,6 +171,10 @@ def run_http_bench(instances: int, database_url: str | None) -> dict[str, Any]:
         "latency_ms": {kind: {"p50": _ms(v, 0.5), "p95": _ms(v, 0.95), "mean": round(1000 * statistics.mean(v), 2)}
                        for kind, v in client.latency.items()},
         "calls_per_instance": "1 start + 3 × (list, complete) + 1 get = 8",
+        "goal_instances_per_s": GOAL_RATE.get(kind),
+        "goal_complete_p95_ms": GOAL_COMPLETE_P95_MS,
+        "met": http_rate >= GOAL_RATE.get(kind, float("inf"))
+        and _ms(client.latency["complete"], 0.95) <= GOAL_COMPLETE_P95_MS,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}",
     }

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from engine.db import utcnow
+from engine.identity.labels import Labels
 from engine.identity.lookup import PostLookup
 from engine.registry import HandlerRegistry, ListenerContext
 from engine.repository.cache import SpecCache
@@ -23,6 +24,7 @@ class EngineLimits:
 
     compaction_threshold: int = 300
     compaction_keep: int = 60
+    finished_keep: int = 2  # links of the finished chain a completed instance keeps: the end event it reached and after
     max_tree_tasks: int = 20_000
     max_automatic_steps: int = 20_000
 
@@ -38,6 +40,7 @@ class EngineContext:
     specs: SpecCache = field(default_factory=SpecCache)
     sla: SlaService = field(default_factory=SlaService)
     posts: PostLookup = field(default_factory=PostLookup)
+    labels: Labels = field(default_factory=Labels)
     # where an instance's thrown signals and messages go when it is saved (the runtime service, wired by core)
     deliver: Callable[[Session, Any, list[Any]], None] | None = None
 

@@ -31,3 +31,16 @@ def session() -> Session:
         kind = "sessions" if request.method in ("GET", "HEAD", "OPTIONS") else "writer_sessions"
         g.db = eoms()[kind]()
     return g.db
+
+
+def snapshot_session() -> Session:
+    """The request's session, reading from here on in one snapshot of the database: a page whose figures come
+    from several statements (counts in one, percentiles in the next) shows them as of one moment, however many
+    facts are written meanwhile. REPEATABLE READ on PostgreSQL; SQLite's read transaction is one snapshot
+    already. Reads only: a view that writes uses :func:`session`."""
+    s = session()
+    if s.get_bind().dialect.name == "postgresql":
+        if s.in_transaction():
+            s.rollback()  # what sign-in read (the user) is read again, in the snapshot
+        s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    return s

@@ -25,8 +25,8 @@ class ProcessDefinition(Base):
     name: Mapped[str] = mapped_column(String(300))
     content_hash: Mapped[str] = mapped_column(String(64))
     source_name: Mapped[str] = mapped_column(String(500))
-    bpmn_xml: Mapped[str] = mapped_column(Text)
-    spec_json: Mapped[str] = mapped_column(Text)
+    bpmn_xml: Mapped[str] = mapped_column(Text, deferred=True)  # large: read only where it is used
+    spec_json: Mapped[str] = mapped_column(Text, deferred=True)
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     forms: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)  # formKey → form_definition.id

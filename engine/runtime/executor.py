@@ -216,6 +216,8 @@ class InstanceOperation:
         elif instance.status == InstanceStatus.RUNNING and is_finished(self.workflow):
             instance.status = InstanceStatus.COMPLETED if self.workflow.success else InstanceStatus.CANCELLED
             instance.ended_at = self.now
+            # nothing runs again: the finished chain of tasks goes (the history keeps every step), the data stays
+            compact(self.workflow, 0, limits.finished_keep)
             if instance.status == InstanceStatus.COMPLETED:
                 record(self.session, instance.id, "instance_completed", actor_id=self.actor_id, at=self.now)
                 self.ctx.emit("instance_completed", self.session, self.now, instance)

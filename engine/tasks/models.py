@@ -26,11 +26,16 @@ class HumanTask(Base):
 
     __tablename__ = "human_task"
     __table_args__ = (
-        Index("ix_human_task_assignee_status_due", "assignee_id", "status", "due_at"),
-        Index("ix_human_task_post_org_status_due", "post_id", "org_unit_id", "status", "due_at"),
+        # the open queue by due time (engine.tasks.queries): a user's claimed tasks, and a post's pool in a unit;
+        # partial (open rows only), with the columns the queue's filters read so that counts stay in the index
+        Index("ix_human_task_mine_due", "assignee_id", "due_at", "created_at", "id", "warn_at", "suspended_at",
+              "instance_id", postgresql_where=text("status = 'ready'"), sqlite_where=text("status = 'ready'")),
+        Index("ix_human_task_pool_due", "post_id", "org_unit_id", "due_at", "created_at", "id", "warn_at",
+              "suspended_at", "instance_id", postgresql_where=text("status = 'ready' AND assignee_id IS NULL"),
+              sqlite_where=text("status = 'ready' AND assignee_id IS NULL")),
         Index("ix_human_task_instance_status", "instance_id", "status"),
         Index("ix_human_task_status_due", "status", "due_at"),
-        Index("ix_human_task_completed_by", "completed_by_id", "completed_at"),
+        Index("ix_human_task_completed_by", "completed_by_id", "completed_at", "id"),
         Index("ix_human_task_warn_pending", "warn_at",
               postgresql_where=text("status = 'ready' AND warned_at IS NULL AND suspended_at IS NULL"),
               sqlite_where=text("status = 'ready' AND warned_at IS NULL AND suspended_at IS NULL")),

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from functools import cache
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidInput
@@ -14,7 +15,20 @@ from engine.identity.models import Post, User, subtree_ids
 from engine.paging import Page, check_page
 from engine.repository.models import ProcessDefinition
 from engine.runtime.models import ProcessInstance
+from engine.tasks.filters import ASSIGNMENTS, TaskFilter, filter_conditions, filter_params, filter_shape, needs_instance
 from engine.tasks.models import HumanTask, TaskStatus
+from engine.tasks.open_queue import is_open_scope, open_page
+
+__all__ = [
+    "ASSIGNMENTS",
+    "SCOPES",
+    "SORTS",
+    "TaskFilter",
+    "instance_facts",
+    "query_tasks",
+    "scope_condition",
+    "task_facts",
+]
 
 SCOPES = ("inbox", "mine", "offered", "done", "org")
 # sort keys; a sort is "<key>" (its usual direction) or "<key>:asc" / "<key>:desc"
@@ -22,22 +36,15 @@ SORTS = ("due", "created", "business_key", "completed", "node", "customer", "cus
          "assignee", "status")
 DIRECTIONS = ("asc", "desc")
 NEWEST_FIRST = frozenset({"created", "completed"})  # keys whose usual direction is descending
-ASSIGNMENTS = ("mine", "pool")
 INSTANCE_SORTS = frozenset({"customer", "customer_phone", "flow"})
 
 
-@dataclass
-class TaskFilter:
-    """Optional narrowing of a task query."""
+class InstanceFacts(NamedTuple):
+    """What a task shows of its work order."""
 
-    process_key: str | None = None
-    business_key: str | None = None
-    node_id: str | None = None
-    overdue_at: datetime | None = None  # only tasks due before this instant
-    warn_by: datetime | None = None  # only tasks whose warning time (or deadline) is at or before this instant
-    text: str | None = None  # business key or step name contains this
-    search: str | None = None  # business key, customer or customer phone of the work order contains this (any case)
-    assignment: str | None = None  # "mine": assigned to the user; "pool": not claimed by anyone
+    customer: str | None
+    customer_phone: str | None
+    flow: str
 
 
 @dataclass(frozen=True)
@@ -91,32 +98,11 @@ def scope_condition(user: User, scope: str):  # type: ignore[no-untyped-def]
     raise InvalidInput(f"scope '{scope}' is not one of {', '.join(SCOPES)}", {"scope": "unknown"})
 
 
-def _filtered(query: Select[tuple[HumanTask]], f: TaskFilter, user: User) -> Select[tuple[HumanTask]]:
-    if f.process_key:
-        query = query.where(HumanTask.process_key == f.process_key)
-    if f.business_key:
-        query = query.where(HumanTask.business_key == f.business_key)
-    if f.node_id:
-        query = query.where(HumanTask.node_id == f.node_id)
-    if f.overdue_at:
-        query = query.where(HumanTask.overdue_clause(f.overdue_at))
-    if f.warn_by:
-        query = query.where(or_(HumanTask.warn_at <= f.warn_by, HumanTask.due_at <= f.warn_by))
-    if f.text:
-        like = f"%{f.text.strip()}%"
-        query = query.where(or_(HumanTask.business_key.like(like), HumanTask.node_name.like(like)))
-    if f.assignment == "mine":
-        query = query.where(HumanTask.assignee_id == user.id)
-    elif f.assignment == "pool":
-        query = query.where(HumanTask.assignee_id.is_(None))
-    elif f.assignment:
-        raise InvalidInput(f"assignment '{f.assignment}' is not one of {', '.join(ASSIGNMENTS)}",
-                           {"assignment": "unknown"})
-    if f.search and f.search.strip():
-        like = "%" + f.search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(or_(*(column.ilike(like, escape="\\") for column in (
-            HumanTask.business_key, ProcessInstance.customer, ProcessInstance.customer_phone))))
-    return query
+def _filtered(query: Select[Any], f: TaskFilter, user_id: int) -> tuple[Select[Any], dict[str, Any]]:
+    """``query`` narrowed by ``f``, and the parameters to run it with."""
+    shape = filter_shape(f)
+    conditions = filter_conditions(shape)
+    return (query.where(*conditions) if conditions else query), filter_params(f, user_id)
 
 
 def _sort_column(key: str) -> ColumnElement[object]:
@@ -131,7 +117,7 @@ def _sort_column(key: str) -> ColumnElement[object]:
     return columns[key]
 
 
-def _sorted(query: Select[tuple[HumanTask]], key: str, descending: bool) -> Select[tuple[HumanTask]]:
+def _sorted(query: Select[tuple[HumanTask]], key: str, descending: bool, scope: str = "") -> Select[tuple[HumanTask]]:
     """Order by ``key`` (empty values last either way), then by arrival for deadlines, then by id."""
     if key == "flow":
         query = query.join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
@@ -140,7 +126,9 @@ def _sorted(query: Select[tuple[HumanTask]], key: str, descending: bool) -> Sele
     elif key == "assignee":
         query = query.outerjoin(User, User.id == HumanTask.assignee_id)
     column = _sort_column(key)
-    order = [(column.desc() if descending else column.asc()).nulls_last()]
+    order = [column.desc() if descending else column.asc()]
+    if not (key == "completed" and scope == "done"):  # done work always has a completion time: the index's order
+        order[0] = order[0].nulls_last()
     if key == "due":
         order.append(HumanTask.created_at.desc() if descending else HumanTask.created_at.asc())
     order.append(HumanTask.id.desc() if descending else HumanTask.id.asc())
@@ -156,14 +144,37 @@ def query_tasks(session: Session, user: User, *, scope: str = "inbox", filters: 
     check_page(page, page_size, None, SORTS)
     f = filters or TaskFilter()
     key, descending = parsed or (("completed", True) if scope == "done" else ("due", False))
-    query: Select[tuple[HumanTask]] = select(HumanTask).where(scope_condition(user, scope))
-    if f.search or key in INSTANCE_SORTS:
-        query = query.join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-    query = _filtered(query, f, user)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    query = _sorted(query, key, descending)
-    items = session.scalars(query.offset((page - 1) * page_size).limit(page_size)).all()
+    if (key, descending) == ("due", False) and is_open_scope(user, scope):
+        return open_page(session, user, scope, f, page, page_size)
+    query, params = _scoped(user, scope, f, key)
+    total = session.scalar(select(func.count()).select_from(query.subquery()), params) or 0
+    query = _sorted(query, key, descending, scope)
+    items = session.scalars(query.offset((page - 1) * page_size).limit(page_size), params).all()
     return Page(items, total, page, page_size)
+
+
+def _scoped(user: User, scope: str, f: TaskFilter, key: str) -> tuple[Select[Any], dict[str, Any]]:
+    query: Select[Any] = select(HumanTask).where(scope_condition(user, scope))
+    if needs_instance(filter_shape(f)) or key in INSTANCE_SORTS:
+        query = query.join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+    return _filtered(query, f, user.id)
+
+
+def instance_facts(session: Session, instance_ids: Iterable[int]) -> dict[int, InstanceFacts]:
+    """Instance id → its customer, customer phone and flow name (one statement)."""
+    ids = set(instance_ids)
+    if not ids:
+        return {}
+    return {instance_id: InstanceFacts(customer, phone, flow)
+            for instance_id, customer, phone, flow in session.execute(_facts_statement(), {"ids": list(ids)}).tuples()}
+
+
+@cache
+def _facts_statement() -> Select[tuple[int, str | None, str | None, str]]:
+    """Built once: composing it costs more than running it."""
+    return (select(ProcessInstance.id, ProcessInstance.customer, ProcessInstance.customer_phone, ProcessDefinition.name)
+            .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
+            .where(ProcessInstance.id.in_(bindparam("ids", expanding=True))))
 
 
 def task_facts(session: Session, tasks: Iterable[HumanTask]) -> dict[int, TaskFacts]:
@@ -171,20 +182,13 @@ def task_facts(session: Session, tasks: Iterable[HumanTask]) -> dict[int, TaskFa
     rows = list(tasks)
     if not rows:
         return {}
-    instances = {
-        instance_id: (customer, phone, flow)
-        for instance_id, customer, phone, flow in session.execute(
-            select(ProcessInstance.id, ProcessInstance.customer, ProcessInstance.customer_phone, ProcessDefinition.name)
-            .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
-            .where(ProcessInstance.id.in_({t.instance_id for t in rows}))
-        ).tuples()
-    }
+    instances = instance_facts(session, {t.instance_id for t in rows})
     post_ids = {t.post_id for t in rows if t.post_id}
     posts = dict(session.execute(select(Post.id, Post.name).where(Post.id.in_(post_ids))).tuples().all()) \
         if post_ids else {}
     facts = {}
     for t in rows:
-        customer, phone, flow = instances.get(t.instance_id, (None, None, t.process_key))
+        customer, phone, flow = instances.get(t.instance_id, InstanceFacts(None, None, t.process_key))
         facts[t.id] = TaskFacts(customer, phone, flow, posts.get(t.post_id) if t.post_id else None)
     return facts
 

@@ -25,6 +25,9 @@ SCENARIOS: dict[str, tuple[str, str]] = {
     "worker": ("bench.worker_bench", "run_worker_bench"),
     "console": ("bench.console_bench", "run_console_bench"),
     "http": ("bench.http_bench", "run_http_bench"),
+    "queue": ("bench.queue_bench", "run_queue_bench"),
+    "storage": ("bench.storage_bench", "run_storage_bench"),
+    "large": ("bench.large_bench", "run_large_bench"),
 }
 
 
@@ -52,9 +55,12 @@ def load_scenario(scenario: str) -> Callable[[int, str | None], dict[str, Any]]:
 @click.command()
 @click.option("--scenario", type=click.Choice(list(SCENARIOS)), default="fault", show_default=True,
               help="fault: engine vs raw SpiffWorkflow; worker: tick cost with many open tasks, timer lateness; "
-                   "console: supervisor pages on many work orders; http: the API over HTTP under gunicorn")
+                   "console: supervisor pages on many work orders; http: the API over HTTP under gunicorn; "
+                   "queue: the work queue's queries over many task rows; storage: bytes on disk per finished "
+                   "work order; large: a 40-step flow per step")
 @click.option("--instances", default=200, show_default=True,
-              help="fault: instances per side; worker: open tasks in the database")
+              help="fault: instances per side; worker: open tasks in the database; queue: task rows; "
+                   "storage: work orders run to their end")
 @click.option("--database", "database_url", help="database URL (default: a temporary SQLite file; a "
               "PostgreSQL URL gets a temporary schema that is dropped afterwards)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")

@@ -19,4 +19,4 @@ def test_migrated_schema_has_every_table_and_queue_index(db):
     inspector = inspect(db.engine)
     assert set(metadata.tables) <= set(inspector.get_table_names())
     index_names = {ix["name"] for ix in inspector.get_indexes("human_task")}
-    assert {"ix_human_task_assignee_status_due", "ix_human_task_post_org_status_due"} <= index_names
+    assert {"ix_human_task_mine_due", "ix_human_task_pool_due", "ix_human_task_completed_by"} <= index_names

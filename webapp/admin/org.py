@@ -116,6 +116,7 @@ def post_rename(code: str) -> Response:
     audit("post.rename", "post", post.code, name=[old, post.name])
     s.commit()
     pe.ctx.posts.forget()  # lanes naming the old name stop resolving here at once (other processes: within 30 s)
+    pe.ctx.labels.forget()  # and listings show the new name
     flash(gettext("已改名为 %(name)s。按名称指向旧名的泳道需在流程设计中同步修改。", name=post.name), "info")
     return redirect(url_for("admin.posts"))
 

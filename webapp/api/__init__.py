@@ -9,6 +9,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from webapp.api import openapi
+from webapp.api.ratelimit import RateWindows
 from webapp.api.tmf621.views import bp as tmf621
 from webapp.api.tmf641.views import bp as tmf641
 from webapp.api.tmf642.views import bp as tmf642
@@ -18,6 +19,7 @@ BLUEPRINTS = (tmf641, tmf621, tmf642, *ENGINE_V1)
 
 
 def init_app(app: Flask, csrf: CSRFProtect) -> None:
+    app.extensions["eoms"]["rate_windows"] = RateWindows()
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
         csrf.exempt(blueprint)

@@ -55,6 +55,7 @@ def chart(f: StatsFilter) -> dict[str, object]:
 @bp.get("/")
 @roles_required("supervisor", "admin")
 def index() -> str:
+    db.snapshot_session()  # the tables and the chart as of one moment
     f, args = read_filter()
     by = args.get("by") if args.get("by") in DIMENSIONS else "person"
     args["by"] = by
@@ -69,6 +70,7 @@ def index() -> str:
 @bp.get("/export.<fmt>")
 @roles_required("supervisor", "admin")
 def export(fmt: str) -> Response:
+    db.snapshot_session()
     f, args = read_filter()
     by = args.get("by") if args.get("by") in DIMENSIONS else "person"
     data = tables(f, by)

@@ -9,13 +9,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, cast, extract, func, select
 from sqlalchemy.orm import Session
 
 from handlers.kpi.models import KpiOrder, KpiStep
 from webapp.i18n import SHANGHAI
 from webapp.stats.queries import StatsFilter, order_conditions, step_conditions
 
+EPOCH = date(1970, 1, 1)
+BEIJING_OFFSET_SECONDS = 8 * 3600
 MAX_DAYS = 366  # a longer range is shown per month
 MAX_MONTHS = 240  # a longer one still is cut to the months that have data
 
@@ -31,15 +33,26 @@ class Series:
 
 
 def beijing_day(session: Session, column: Any) -> Any:
-    """The Beijing calendar day of a stored UTC time, computed in the database."""
+    """The Beijing calendar day of a stored UTC time, computed in the database: days since 1970 on PostgreSQL
+    (China has kept UTC+8 all year since 1991: the epoch plus eight hours, cut to the day — integer arithmetic,
+    far cheaper per row than a time-zone conversion), ``YYYY-MM-DD`` on SQLite (which keeps naive UTC text);
+    :func:`day_label` reads either."""
     if session.get_bind().dialect.name == "postgresql":
-        return func.date(func.timezone("Asia/Shanghai", column))
-    return func.date(column, "+8 hours")  # SQLite keeps naive UTC text
+        # floor, not the cast's rounding: 23:59:59.6 belongs to its own day
+        return (cast(func.floor(extract("epoch", column)), BigInteger) + BEIJING_OFFSET_SECONDS) // 86400
+    return func.date(column, "+8 hours")
+
+
+def day_label(value: Any) -> str:
+    """``YYYY-MM-DD`` of what :func:`beijing_day` gave."""
+    if isinstance(value, int):
+        return (EPOCH + timedelta(days=value)).isoformat()
+    return str(value)[:10]
 
 
 def _per_day(session: Session, column: Any, conditions: list[Any]) -> Counter[str]:
     day = beijing_day(session, column)
-    return Counter({str(d)[:10]: int(n) for d, n in session.execute(
+    return Counter({day_label(d): int(n) for d, n in session.execute(
         select(day, func.count()).where(*conditions).group_by(day))})
 
 

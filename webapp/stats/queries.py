@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, literal, select
+from sqlalchemy import Select, and_, case, func, literal, literal_column, select
 from sqlalchemy.orm import Session
 
 from engine.identity.models import OrgUnit, Post, User, subtree_ids, under, unit_subtree_ids
@@ -89,12 +89,18 @@ class StepRow:
         return self.late / self.with_limit if self.with_limit else None
 
 
-def _scope_units(session: Session, f: StatsFilter) -> Select[tuple[int]] | None:
-    """The units counted: the viewer's subtree, narrowed to the chosen unit's subtree; None for everything."""
+def _scope_units(session: Session, f: StatsFilter) -> list[int] | None:
+    """The ids of the units counted: the viewer's subtree, narrowed to the chosen unit's subtree; None for
+    everything. Read first and given to the queries as a list: the planner then knows how many facts they
+    cover (a path prefix condition inside the query makes it guess one unit and pick a plan for one)."""
     if f.org_unit_id:
         chosen = unit_subtree_ids(session, f.org_unit_id)
-        return chosen.where(under(f.org_path)) if f.org_path else chosen
-    return subtree_ids(f.org_path) if f.org_path else None
+        units = chosen.where(under(f.org_path)) if f.org_path else chosen
+    elif f.org_path:
+        units = subtree_ids(f.org_path)
+    else:
+        return None
+    return list(session.scalars(units))
 
 
 def _instance_filter(f: StatsFilter) -> Select[tuple[int]] | None:
@@ -129,17 +135,28 @@ def _open_column(by: str) -> Any:
             "flow": HumanTask.process_key}[by]
 
 
+# The nearest-rank 90th percentile of n values is the k-th smallest, k = ceil(9n/10), counted in integers here.
+# PostgreSQL's ``percentile_disc(0.9)`` takes the value at ceil(0.9 × n) in floating point, which is the same k
+# for every n up to ten million at least (tests/stats/test_p90_exact.py checks them all).
+NEAREST_90 = 0.9
+
+
+def nearest_rank_90(n: int) -> int:
+    """k of the nearest-rank p90 of n values (1-based, ascending)."""
+    return (9 * n + 9) // 10
+
+
 def _p90_inline(session: Session, value: Any) -> Any | None:
-    """On PostgreSQL the nearest-rank 90th percentile is ``percentile_disc`` (the smallest value with ≥ 90 % at or
-    below), computed in the same pass as the other aggregates; None elsewhere (see :func:`p90_by`)."""
+    """On PostgreSQL the nearest-rank p90 in the same pass as the other aggregates; None elsewhere (see
+    :func:`p90_by`)."""
     if session.get_bind().dialect.name == "postgresql":
-        return func.percentile_disc(0.9).within_group(value.asc())
+        return func.percentile_disc(NEAREST_90).within_group(value.asc())
     return None
 
 
 def p90_by(session: Session, groups: list[Any], value: Any, conditions: list[Any]) -> dict[tuple[Any, ...], float]:
     """Nearest-rank 90th percentile of ``value`` per ``groups``, for databases without ``percentile_disc``:
-    the rows ranked with window functions."""
+    the rows ranked with window functions, the rank compared in integers."""
     keys = [g.label(f"g{i}") for i, g in enumerate(groups)]
     ranked = (select(*keys, value.label("v"),
                      func.row_number().over(partition_by=groups, order_by=value).label("rn"),
@@ -147,8 +164,32 @@ def p90_by(session: Session, groups: list[Any], value: Any, conditions: list[Any
               .where(*conditions).subquery())
     columns = [ranked.c[f"g{i}"] for i in range(len(groups))]
     rows = session.execute(select(*columns, func.min(ranked.c.v))
-                           .where(ranked.c.rn >= ranked.c.n * literal(0.9)).group_by(*columns))
+                           .where(ranked.c.rn * 10 >= ranked.c.n * 9).group_by(*columns))
     return {tuple(r[:-1]): float(r[-1]) for r in rows}
+
+
+def p90_from_top(session: Session, groups: list[Any], conditions: list[Any],
+                 counts: dict[tuple[Any, ...], int]) -> dict[tuple[Any, ...], float]:
+    """The exact nearest-rank p90 of the working time of each group whose size ``counts`` gives, one query per
+    group reading the index on (group, working time) from the top: the k-th smallest of n values is the
+    (n − k + 1)-th largest, so only the top tenth of each group is read, however long the range."""
+    found: dict[tuple[Any, ...], float] = {}
+    for key, n in counts.items():
+        if not n:
+            continue
+        same = [g.is_(None) if v is None else g == v for g, v in zip(groups, key, strict=True)]
+        value = session.scalar(select(KpiStep.working_seconds).where(*conditions, *same)
+                               .order_by(KpiStep.working_seconds.desc())
+                               .offset(literal_column(str(n - nearest_rank_90(n)))).limit(1))
+        if value is not None:
+            found[key] = float(value)
+    return found
+
+
+def _reads_from_top(f: StatsFilter) -> bool:
+    """Whether the per-group index read suits: not with a filter by customer, phone or circuit (those narrow the
+    rows to a few, which one sort handles best, and the index does not hold them)."""
+    return not (f.customer or f.customer_phone or f.circuit)
 
 
 def group_stats(session: Session, f: StatsFilter, by: str, now: datetime) -> GroupStats:
@@ -156,8 +197,28 @@ def group_stats(session: Session, f: StatsFilter, by: str, now: datetime) -> Gro
     (unclaimed) or a post is counted apart, never as a row of its own."""
     column = _group_column(by)
     conditions = step_conditions(session, f)
+    from_top = by == "flow" and _reads_from_top(f)  # flows are few, and indexed by working time
+    inline = None if from_top else _p90_inline(session, KpiStep.working_seconds)
+    rows = _group_rows(session, column, conditions, inline)
+    if from_top:
+        found = p90_from_top(session, [column], conditions, {(k,): r.completed for k, r in rows.items()})
+    elif inline is None:
+        found = p90_by(session, [column], KpiStep.working_seconds, conditions)
+    else:
+        found = {}
+    for (key,), value in found.items():
+        rows[key].p90_seconds = value
+    _add_open(session, f, by, now, rows)
+    if by in ORDER_DIMENSIONS:
+        _add_orders(session, f, by, rows)
+    unassigned = rows.pop(None, None)
+    _label(session, by, rows)
+    return GroupStats(sorted(rows.values(), key=lambda r: (-r.completed, str(r.label))), unassigned)
+
+
+def _group_rows(session: Session, column: Any, conditions: list[Any], inline: Any | None) -> dict[Any, GroupRow]:
+    """Counts, sums and (``inline``: in the same pass) the p90 per group."""
     limited = KpiStep.on_time.is_not(None)
-    inline = _p90_inline(session, KpiStep.working_seconds)
     rows: dict[Any, GroupRow] = {}
     for key, completed, with_limit, on_time, mean, transfers, p90 in session.execute(
         select(column, func.count(), func.sum(case((limited, 1), else_=0)),
@@ -168,15 +229,7 @@ def group_stats(session: Session, f: StatsFilter, by: str, now: datetime) -> Gro
         rows[key] = GroupRow(key, "", completed=completed, with_limit=int(with_limit or 0), on_time=int(on_time or 0),
                              late=int(with_limit or 0) - int(on_time or 0), mean_seconds=float(mean or 0),
                              p90_seconds=float(p90) if p90 is not None else None, transfers=int(transfers or 0))
-    if inline is None:
-        for (key,), value in p90_by(session, [column], KpiStep.working_seconds, conditions).items():
-            rows[key].p90_seconds = value
-    _add_open(session, f, by, now, rows)
-    if by in ORDER_DIMENSIONS:
-        _add_orders(session, f, by, rows)
-    unassigned = rows.pop(None, None)
-    _label(session, by, rows)
-    return GroupStats(sorted(rows.values(), key=lambda r: (-r.completed, str(r.label))), unassigned)
+    return rows
 
 
 def _add_open(session: Session, f: StatsFilter, by: str, now: datetime, rows: dict[Any, GroupRow]) -> None:
@@ -259,19 +312,28 @@ def step_stats(session: Session, f: StatsFilter, definition_id: int | None = Non
     if definition_id is not None:
         conditions.append(KpiStep.instance_id.in_(
             select(ProcessInstance.id).where(ProcessInstance.definition_id == definition_id)))
+    from_top = definition_id is None and _reads_from_top(f)  # each step's top tenth from its index
+    inline = None if from_top else _p90_inline(session, KpiStep.working_seconds)
+    found = _step_rows(session, conditions, inline)
+    groups = [KpiStep.process_key, KpiStep.node_id]
+    if from_top:
+        p90 = p90_from_top(session, groups, conditions, {(r[0], r[1]): r[3] for r in found})
+    elif inline is None:
+        p90 = p90_by(session, groups, KpiStep.working_seconds, conditions)
+    else:
+        p90 = {(r[0], r[1]): r[7] for r in found}
+    rows = [StepRow(key, node_id, name, count, float(mean or 0), float(p90.get((key, node_id)) or 0),
+                    int(with_limit or 0), int(with_limit or 0) - int(on_time or 0))
+            for key, node_id, name, count, mean, with_limit, on_time, _ in found]
+    return sorted(rows, key=lambda r: (r.process_key, -r.mean_seconds))
+
+
+def _step_rows(session: Session, conditions: list[Any], inline: Any | None) -> list[tuple[Any, ...]]:
+    """Per (flow, step): name, count, mean, with a limit, on time and (``inline``) the p90, in one pass."""
     limited = KpiStep.on_time.is_not(None)
-    inline = _p90_inline(session, KpiStep.working_seconds)
-    p90 = {} if inline is not None else p90_by(session, [KpiStep.process_key, KpiStep.node_id],
-                                                 KpiStep.working_seconds, conditions)
-    rows = []
-    for key, node_id, name, count, mean, with_limit, on_time, p90_inline in session.execute(
+    return [tuple(row) for row in session.execute(
         select(KpiStep.process_key, KpiStep.node_id, func.max(KpiStep.node_name), func.count(),
                func.avg(KpiStep.working_seconds), func.sum(case((limited, 1), else_=0)),
                func.sum(case((KpiStep.on_time.is_(True), 1), else_=0)),
                inline if inline is not None else literal(None))
-        .where(*conditions).group_by(KpiStep.process_key, KpiStep.node_id)
-    ):
-        value = p90_inline if inline is not None else p90.get((key, node_id))
-        rows.append(StepRow(key, node_id, name, count, float(mean or 0), float(value or 0),
-                            int(with_limit or 0), int(with_limit or 0) - int(on_time or 0)))
-    return sorted(rows, key=lambda r: (r.process_key, -r.mean_seconds))
+        .where(*conditions).group_by(KpiStep.process_key, KpiStep.node_id))]

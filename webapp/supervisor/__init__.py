@@ -37,7 +37,7 @@ bp = Blueprint("supervisor", __name__, url_prefix="/supervisor", template_folder
 @bp.get("/")
 @roles_required("supervisor", "admin")
 def dashboard() -> str:
-    s, pe = db.session(), db.engine()
+    s, pe = db.snapshot_session(), db.engine()  # its figures as of one moment
     data = dashboard_data.build(s, scope_path(), pe.ctx.clock())
     labels = {"open": gettext("在办"), "overdue": gettext("超时"), "done": gettext("完成"), "mean": gettext("平均"),
               "p90": "P90"}

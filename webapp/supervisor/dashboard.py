@@ -14,6 +14,7 @@ from engine.identity.models import subtree_ids
 from engine.tasks.models import HumanTask
 from handlers.kpi.models import KpiOrder, KpiStep
 from webapp.i18n import local_midnight, month_start
+from webapp.stats.daily import beijing_day, day_label
 from webapp.stats.queries import StatsFilter, flow_names, step_stats
 
 
@@ -42,13 +43,6 @@ def _on_time_rate(session: Session, org_path: str | None, start: datetime, end: 
     return (on_time or 0) / total if total else None
 
 
-def _beijing_day(session: Session, column: Any) -> Any:
-    """The Beijing calendar day of a stored UTC time, computed in the database."""
-    if session.get_bind().dialect.name == "postgresql":
-        return func.date(func.timezone("Asia/Shanghai", column))
-    return func.date(column, "+8 hours")  # SQLite keeps naive UTC text
-
-
 def build(session: Session, org_path: str | None, now: datetime) -> Dashboard:
     names = flow_names(session)
     open_conditions = [HumanTask.status == "ready"]
@@ -72,8 +66,8 @@ def build(session: Session, org_path: str | None, now: datetime) -> Dashboard:
     order_conditions = [KpiOrder.ended_at >= since]
     if (units := _units(org_path)) is not None:
         order_conditions.append(KpiOrder.org_unit_id.in_(units))
-    day = _beijing_day(session, KpiOrder.ended_at)
-    per_day = {str(d)[:10]: n for d, n in session.execute(
+    day = beijing_day(session, KpiOrder.ended_at)
+    per_day = {day_label(d): n for d, n in session.execute(
         select(day, func.count()).where(*order_conditions).group_by(day))}
     days = [(since + timedelta(days=i)).date().isoformat() for i in range(30)]
     steps = step_stats(session, StatsFilter(start=since, end=now + timedelta(seconds=1), org_path=org_path))

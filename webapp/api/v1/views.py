@@ -21,13 +21,13 @@ from sqlalchemy.orm import Session
 from engine.errors import NotFound
 from engine.forms import schema as form_schema
 from engine.history.models import HistoryEvent
-from engine.identity.models import OrgUnit, Post, User
 from engine.paging import Page
 from engine.repository.models import ProcessDefinition
 from engine.runtime.models import Incident, IncidentStatus, ProcessInstance
 from engine.tasks.models import HumanTask, TaskStatus
-from engine.tasks.queries import task_facts
+from engine.tasks.queries import instance_facts
 from handlers.tmf.times import iso
+from webapp import db
 from webapp.api.base import BAD_REQUEST, ApiProblem, say
 
 PREFIX = "/api/v1"
@@ -146,22 +146,14 @@ class Names:
     @classmethod
     def of(cls, s: Session, tasks: Iterable[HumanTask] = (), instances: Iterable[ProcessInstance] = (),
            user_ids: Iterable[int | None] = ()) -> Names:
+        """The names these rows show, from the process's cache of them (``engine.identity.labels``)."""
         tasks, instances = list(tasks), list(instances)
+        labels = db.engine().ctx.labels
         users = {i for i in user_ids if i} | {i for t in tasks for i in (t.assignee_id, t.completed_by_id) if i} | \
             {i.started_by_id for i in instances if i.started_by_id}
-        posts = {t.post_id for t in tasks if t.post_id}
-        orgs = {t.org_unit_id for t in tasks} | {i.org_unit_id for i in instances}
-        definitions = {i.definition_id for i in instances}
-        return cls(
-            dict(s.execute(select(User.id, User.username).where(User.id.in_(users))).tuples().all()) if users else {},
-            {i: (c, n) for i, c, n in s.execute(select(Post.id, Post.code, Post.name).where(Post.id.in_(posts)))}
-            if posts else {},
-            dict(s.execute(select(OrgUnit.id, OrgUnit.code).where(OrgUnit.id.in_(orgs))).tuples().all())
-            if orgs else {},
-            {i: (n, v) for i, n, v in s.execute(select(ProcessDefinition.id, ProcessDefinition.name,
-                                                       ProcessDefinition.version)
-                                                .where(ProcessDefinition.id.in_(definitions)))}
-            if definitions else {})
+        return cls(labels.usernames(s, users), labels.posts(s, (t.post_id for t in tasks)),
+                   labels.org_codes(s, [t.org_unit_id for t in tasks] + [i.org_unit_id for i in instances]),
+                   labels.definitions(s, (i.definition_id for i in instances)))
 
     def user(self, user_id: int | None) -> str | None:
         return self.users.get(user_id) if user_id else None
@@ -179,9 +171,9 @@ def instance_href(instance_id: int) -> str:
 def task_resources(s: Session, rows: Sequence[HumanTask], now: datetime,
                    names: Names | None = None) -> list[dict[str, Any]]:
     names = names or Names.of(s, rows)
-    facts = task_facts(s, rows)
-    return [task_resource(row, names, now, facts[row.id].flow if row.id in facts else None,
-                          facts[row.id].customer if row.id in facts else None) for row in rows]
+    facts = instance_facts(s, {row.instance_id for row in rows})
+    return [task_resource(row, names, now, facts[row.instance_id].flow if row.instance_id in facts else None,
+                          facts[row.instance_id].customer if row.instance_id in facts else None) for row in rows]
 
 
 def task_resource(row: HumanTask, names: Names, now: datetime, flow: str | None = None,
