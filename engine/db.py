@@ -84,6 +84,9 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             # transaction's reads and writes see one snapshot (a stale snapshot fails the write: a conflict).
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
+            # a new file gets 8 KB pages (before WAL fixes them): a work order's row (its state, 2-3 KB) would
+            # take a 4 KB page to itself; an existing file keeps the size it has
+            cur.execute("PRAGMA page_size=8192")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")

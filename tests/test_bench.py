@@ -58,3 +58,48 @@ def test_bench_over_http(database: str):
                                                     abs=0.002)
     assert set(result["latency_ms"]) == {"start", "list", "complete", "get"}
     assert len({result["latency_ms"][k]["p95"] >= result["latency_ms"][k]["p50"] for k in result["latency_ms"]}) == 1
+
+
+def _database_args(database: str) -> list[str]:
+    if database == "sqlite":
+        return []
+    reason = pg_available()
+    if reason and not IN_CI:
+        pytest.skip(f"PostgreSQL not reachable: {reason}")
+    return ["--database", pg_url()]
+
+
+def test_the_fault_figures_carry_their_goal_and_the_statements_per_action():
+    result = run_bench()
+    assert result["goal_ratio"] == 0.5 and result["met"] == (result["ratio"] >= 0.5)
+    assert result["raw_full_json_instances_per_s"] > 0  # the baseline of the figures before 2026-12-03
+    statements = result["statements_per_action"]
+    assert set(statements) == {"start", "complete"} and all(2 <= n <= 30 for n in statements.values())
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_storage_counts_the_bytes_a_finished_work_order_leaves(database: str):
+    # enough work orders that every table grows by whole pages (3 may fit in the pages there are)
+    result = run_bench("--scenario", "storage", "--instances", "40", *_database_args(database))
+    tables = result["bytes_per_instance_by_table"]
+    assert result["database"] == database and {"process_instance", "history_event", "human_task"} <= set(tables)
+    assert result["bytes_per_instance"] == sum(tables.values()) > 0
+    assert result["met"] == (result["bytes_per_instance"] <= result["goal_bytes_per_instance"] == 8192)
+
+
+def test_the_large_flow_is_timed_per_step_against_the_raw_engine():
+    result = run_bench("--scenario", "large")
+    assert result["steps_per_instance"] == 40 and result["raw_ms_per_step"] > 0 and result["engine_ms_per_step"] > 0
+    assert result["engine_time_over_raw"] == pytest.approx(result["engine_ms_per_step"] / result["raw_ms_per_step"],
+                                                           abs=0.02)
+
+
+def test_the_queue_scenario_reports_each_figure_with_its_goal_and_the_plan():
+    result = run_bench("--scenario", "queue")  # at least 1,000 rows
+    figures = result["figures"]
+    assert result["task_rows"] == 1000 and result["open_tasks"] == 100 and len(figures) == 7
+    for name, figure in figures.items():
+        assert 0 < figure["p50_ms"] <= figure["p95_ms"], name
+    assert figures["inbox first page with count"]["goal_p95_ms"] == 3.0
+    assert all(figures[n]["goal_p95_ms"] == 10.0 for n in figures if n.startswith("filter"))
+    assert result["inbox_plan"] and all(isinstance(line, str) for line in result["inbox_plan"])
