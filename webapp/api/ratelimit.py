@@ -63,11 +63,3 @@ class RateWindows:
                 return 0
             oldest = seen.times[count - limit][0]
         return max(1, int((oldest + WINDOW - now).total_seconds() + 0.999))
-
-    def forget(self, client_id: int | None = None) -> None:
-        """Read the whole minute again next time (for one client, or all)."""
-        with self._lock:
-            if client_id is None:
-                self._seen.clear()
-            else:
-                self._seen.pop(client_id, None)

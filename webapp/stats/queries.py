@@ -186,6 +186,14 @@ def p90_from_top(session: Session, groups: list[Any], conditions: list[Any],
     return found
 
 
+def _p90_apart(session: Session, groups: list[Any], conditions: list[Any], counts: dict[tuple[Any, ...], int],
+               from_top: bool) -> dict[tuple[Any, ...], float]:
+    """The p90 per group when the aggregate pass did not compute it: from the top of the index, or ranked."""
+    if from_top:
+        return p90_from_top(session, groups, conditions, counts)
+    return p90_by(session, groups, KpiStep.working_seconds, conditions)
+
+
 def _reads_from_top(f: StatsFilter) -> bool:
     """Whether the per-group index read suits: not with a filter by customer, phone or circuit (those narrow the
     rows to a few, which one sort handles best, and the index does not hold them)."""
@@ -200,14 +208,10 @@ def group_stats(session: Session, f: StatsFilter, by: str, now: datetime) -> Gro
     from_top = by == "flow" and _reads_from_top(f)  # flows are few, and indexed by working time
     inline = None if from_top else _p90_inline(session, KpiStep.working_seconds)
     rows = _group_rows(session, column, conditions, inline)
-    if from_top:
-        found = p90_from_top(session, [column], conditions, {(k,): r.completed for k, r in rows.items()})
-    elif inline is None:
-        found = p90_by(session, [column], KpiStep.working_seconds, conditions)
-    else:
-        found = {}
-    for (key,), value in found.items():
-        rows[key].p90_seconds = value
+    if inline is None:
+        found = _p90_apart(session, [column], conditions, {(k,): r.completed for k, r in rows.items()}, from_top)
+        for (key,), value in found.items():
+            rows[key].p90_seconds = value
     _add_open(session, f, by, now, rows)
     if by in ORDER_DIMENSIONS:
         _add_orders(session, f, by, rows)
@@ -315,11 +319,9 @@ def step_stats(session: Session, f: StatsFilter, definition_id: int | None = Non
     from_top = definition_id is None and _reads_from_top(f)  # each step's top tenth from its index
     inline = None if from_top else _p90_inline(session, KpiStep.working_seconds)
     found = _step_rows(session, conditions, inline)
-    groups = [KpiStep.process_key, KpiStep.node_id]
-    if from_top:
-        p90 = p90_from_top(session, groups, conditions, {(r[0], r[1]): r[3] for r in found})
-    elif inline is None:
-        p90 = p90_by(session, groups, KpiStep.working_seconds, conditions)
+    if inline is None:
+        p90 = _p90_apart(session, [KpiStep.process_key, KpiStep.node_id], conditions,
+                         {(r[0], r[1]): r[3] for r in found}, from_top)
     else:
         p90 = {(r[0], r[1]): r[7] for r in found}
     rows = [StepRow(key, node_id, name, count, float(mean or 0), float(p90.get((key, node_id)) or 0),
