@@ -44,7 +44,7 @@ QUERIES = 200
 GOALS_MS = {"inbox first page with count": 3.0, "portal home queue queries": 15.0, "filter": 10.0}
 
 
-def _world(db: Engine) -> int:
+def world(db: Engine) -> int:
     """Org units, posts, users (cheap password hash: bulk data), one deployed definition; its id."""
     pe = ProcessEngine(HandlerRegistry())
     sessions = make_session_factory(db)
@@ -70,7 +70,7 @@ def _world(db: Engine) -> int:
     return int(definition)
 
 
-def _fill(db: Engine, rows: int, definition: int) -> None:
+def fill(db: Engine, rows: int, definition: int) -> None:
     """``rows`` task rows (one instance per four), generated in the database."""
     pg = db.dialect.name == "postgresql"
     pad = (lambda e, n: f"lpad(({e})::text, {n}, '0')") if pg else (lambda e, n: f"substr('{'0' * n}' || ({e}), -{n})")
@@ -158,7 +158,7 @@ def run_queue_bench(rows: int, database_url: str | None) -> dict[str, Any]:
     rng = random.Random(11)
     with bench_database(database_url) as (db, kind):
         loaded = time.perf_counter()
-        _fill(db, rows, _world(db))
+        fill(db, rows, world(db))
         loaded = time.perf_counter() - loaded
         sessions = make_session_factory(db)
         names = [f"u{u}_{p:02d}_{h}" for u in range(UNITS) for p in range(POSTS) for h in range(HOLDERS)]

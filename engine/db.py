@@ -7,13 +7,14 @@ transaction per operation with ``session.begin()`` and the services only add, fl
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import CheckConstraint, DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -71,7 +72,8 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     """Create a SQLAlchemy engine for ``url`` with the settings EOMS relies on.
 
     SQLite gets foreign keys, WAL journaling and a busy timeout so a web request and the worker can share
-    one file; PostgreSQL gets a pre-ping so a restarted server does not break the first request.
+    one file; on PostgreSQL a connection that lay idle in the pool is pinged before use, so a restarted server
+    does not break the first request.
     """
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -100,7 +102,36 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    return create_engine(url, echo=echo, json_serializer=_json_dumps, pool_pre_ping=True)
+    engine = create_engine(url, echo=echo, json_serializer=_json_dumps)
+    _ping_when_idle(engine)
+    return engine
+
+
+PING_AFTER_IDLE_SECONDS = 2.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection on checkout only when it lay idle longer than ``PING_AFTER_IDLE_SECONDS``.
+
+    SQLAlchemy's ``pool_pre_ping`` costs a round trip on every checkout, i.e. on every request under load; a
+    connection returned a moment ago is alive as far as a ping could tell. A failed ping makes the pool retry
+    with a new connection; a server that goes away within the idle window fails that request's statement,
+    which invalidates the pool as any disconnect does.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return  # a new connection, or one just returned
+        try:
+            engine.dialect.do_ping(dbapi_conn)  # the dialect's own ping, as pool_pre_ping sends it
+        except Exception as error:  # any failure: the connection is not usable
+            raise DisconnectionError(f"the pooled connection did not answer: {error}") from error
 
 
 def make_session_factory(engine: Engine, *, writer: bool = False) -> sessionmaker[Session]:

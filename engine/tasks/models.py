@@ -29,7 +29,8 @@ class HumanTask(Base):
         # the open queue by due time (engine.tasks.queries): a user's claimed tasks, and a post's pool in a unit;
         # partial (open rows only), with the columns the queue's filters read so that counts stay in the index
         Index("ix_human_task_mine_due", "assignee_id", "due_at", "created_at", "id", "warn_at", "suspended_at",
-              "instance_id", postgresql_where=text("status = 'ready'"), sqlite_where=text("status = 'ready'")),
+              "instance_id", postgresql_where=text("status = 'ready' AND assignee_id IS NOT NULL"),
+              sqlite_where=text("status = 'ready' AND assignee_id IS NOT NULL")),
         Index("ix_human_task_pool_due", "post_id", "org_unit_id", "due_at", "created_at", "id", "warn_at",
               "suspended_at", "instance_id", postgresql_where=text("status = 'ready' AND assignee_id IS NULL"),
               sqlite_where=text("status = 'ready' AND assignee_id IS NULL")),
