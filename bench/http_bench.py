@@ -67,14 +67,16 @@ def _free_port() -> int:
 
 
 @contextmanager
-def gunicorn(url: str, storage: Path) -> Iterator[int]:
-    """The app under gunicorn on a free port, with its settings from the environment; yields the port."""
+def gunicorn(url: str, storage: Path, options: tuple[str, ...] = ()) -> Iterator[int]:
+    """The app under gunicorn on a free port, with its settings from the environment; yields the port.
+
+    ``options``: more gunicorn options (a worker class, threads)."""
     port = _free_port()
     env = {**os.environ, "EOMS_DATABASE_URL": url, "EOMS_STORAGE_DIR": str(storage),
            "EOMS_SECRET_KEY": "bench-secret-key-not-for-production", "EOMS_LOG_LEVEL": "WARNING"}
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", str(WORKERS), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-         "webapp.wsgi:app"], cwd=ROOT, env=env)
+         *options, "webapp.wsgi:app"], cwd=ROOT, env=env)
     try:
         deadline = time.monotonic() + 60
         while True:

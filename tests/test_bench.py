@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -103,3 +104,26 @@ def test_the_queue_scenario_reports_each_figure_with_its_goal_and_the_plan():
     assert figures["inbox first page with count"]["goal_p95_ms"] == 3.0
     assert all(figures[n]["goal_p95_ms"] == 10.0 for n in figures if n.startswith("filter"))
     assert result["inbox_plan"] and all(isinstance(line, str) for line in result["inbox_plan"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_the_web_scenario_loads_the_pages_with_fifty_users_and_loses_no_completion(database: str):
+    """``--scenario web``: 50 users logged in over HTTP load the 待办 list and task pages under gunicorn, then
+    complete one claimed task each through the web form; the database holds each completion exactly once."""
+    proc = subprocess.run([EOMS, "bench", "--json", "--scenario", "web", "--instances", "50",
+                           *_database_args(database)], capture_output=True, text=True, timeout=600, check=False,
+                          env={**os.environ, "EOMS_BENCH_PHASE_SECONDS": "1"})
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["database"] == database and result["users"] == 50
+    figures = result["figures"]
+    assert set(figures) == {"todo list", "task page", "complete"}
+    for name, expect in (("todo list", "200"), ("task page", "200"), ("complete", "302")):
+        figure = figures[name]
+        assert figure["requests"] > 0 and figure["statuses"] == {expect: figure["requests"]}, figure
+        assert figure["errors"] == 0 and isinstance(figure["met"], bool) and figure["goal_rate"] > 0
+        assert figure["latency_ms"]["p99"] >= figure["latency_ms"]["p50"]
+    assert figures["complete"]["requests"] == 50
+    assert result["completed_through_web"] == {"sent": 50, "accept_completed": 50, "handle_created": 50}
+    assert result["nothing_lost"] is True

@@ -12,7 +12,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 from flask import Flask, g, redirect, request, session
-from flask_babel import Babel, gettext, lazy_gettext
+from flask_babel import Babel, get_translations, gettext, lazy_gettext
 from werkzeug.wrappers import Response
 
 from engine.sla.durations import parse_duration
@@ -101,6 +101,14 @@ def limit_text(iso: str | None, calendar: str | None = None) -> str:
     return text
 
 
+def _page_translations() -> Translations:
+    """The request's catalogue, looked up once per request (Flask-Babel's own lookup, kept on ``g``)."""
+    found = g.get("_eoms_translations")
+    if found is None:
+        found = g._eoms_translations = get_translations()
+    return found  # type: ignore[no-any-return]
+
+
 def init_app(app: Flask) -> None:
     babel = Babel(app, locale_selector=current_language, timezone_selector=lambda: "Asia/Shanghai",
                   default_translation_directories=str(TRANSLATIONS))
@@ -110,6 +118,15 @@ def init_app(app: Flask) -> None:
         cache[str(Locale.parse(code)), "messages"] = Translations(domain="messages")
     for code, translations in compile_catalogs().items():
         cache[str(Locale.parse(code)), "messages"] = translations
+    # the templates' _() calls (a page has 100–200) read the request's catalogue once, not each time through
+    # Flask-Babel's context and locale lookups
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: _page_translations().ugettext(s),
+        ngettext=lambda s, p, n: _page_translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: _page_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: _page_translations().unpgettext(c, s, p, n),
+    )
     app.jinja_env.filters["local"] = local_time
     app.jinja_env.filters["limit_text"] = limit_text
     app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_language=current_language, duration_text=duration_text)

@@ -28,6 +28,7 @@ SCENARIOS: dict[str, tuple[str, str]] = {
     "queue": ("bench.queue_bench", "run_queue_bench"),
     "storage": ("bench.storage_bench", "run_storage_bench"),
     "large": ("bench.large_bench", "run_large_bench"),
+    "web": ("bench.web_bench", "run_web_bench"),
 }
 
 
@@ -57,10 +58,11 @@ def load_scenario(scenario: str) -> Callable[[int, str | None], dict[str, Any]]:
               help="fault: engine vs raw SpiffWorkflow; worker: tick cost with many open tasks, timer lateness; "
                    "console: supervisor pages on many work orders; http: the API over HTTP under gunicorn; "
                    "queue: the work queue's queries over many task rows; storage: bytes on disk per finished "
-                   "work order; large: a 40-step flow per step")
+                   "work order; large: a 40-step flow per step; web: the 待办 list, task pages and completions "
+                   "by 50 users under gunicorn")
 @click.option("--instances", default=200, show_default=True,
               help="fault: instances per side; worker: open tasks in the database; queue: task rows; "
-                   "storage: work orders run to their end")
+                   "storage: work orders run to their end; web: tasks completed through the web")
 @click.option("--database", "database_url", help="database URL (default: a temporary SQLite file; a "
               "PostgreSQL URL gets a temporary schema that is dropped afterwards)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
