@@ -115,16 +115,32 @@ def is_holder(user: User, task: HumanTask) -> bool:
 
 def flow_posts(session: Session, task: HumanTask) -> frozenset[int]:
     """The ids of the posts the lanes of the task's diagram name (by code or name), and the task's own post."""
-    xml = session.scalar(select(ProcessDefinition.bpmn_xml).join(
+    found = session.execute(select(ProcessDefinition.id, ProcessDefinition.content_hash).join(
         ProcessInstance, ProcessInstance.definition_id == ProcessDefinition.id).where(
-        ProcessInstance.id == task.instance_id))
-    names = _lane_names(xml) if xml else frozenset()
+        ProcessInstance.id == task.instance_id)).first()
+    names = _definition_lanes(session, found[0], found[1]) if found else frozenset()
     found = set(session.scalars(select(Post.id).where(or_(Post.code.in_(names), Post.name.in_(names))))) \
         if names else set()
     return frozenset(found | ({task.post_id} if task.post_id is not None else set()))
 
 
-@lru_cache(maxsize=128)
+# lane names by the diagram's content hash: a deployed diagram never changes, and the same content has the same
+# lanes under any id (the task page asks on every view; the diagram's text is the largest column read)
+_LANES_BY_CONTENT: dict[str, frozenset[str]] = {}
+LANES_KEPT = 256
+
+
+def _definition_lanes(session: Session, definition_id: int, content_hash: str) -> frozenset[str]:
+    names = _LANES_BY_CONTENT.get(content_hash)
+    if names is None:
+        xml = session.scalar(select(ProcessDefinition.bpmn_xml).where(ProcessDefinition.id == definition_id))
+        names = _lane_names(xml) if xml else frozenset()
+        if len(_LANES_BY_CONTENT) >= LANES_KEPT:
+            _LANES_BY_CONTENT.clear()
+        _LANES_BY_CONTENT[content_hash] = names
+    return names
+
+
 def _lane_names(xml: str) -> frozenset[str]:
     """The lane names of a stored diagram (checked when it was deployed; parsed without entities or network)."""
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)  # one per call: not shared
