@@ -148,3 +148,25 @@ def test_editing_withdrawing_and_who_may_manage(web_app: Flask, db: Database, ad
         actions = list(s.scalars(select(AuditEntry.action).where(AuditEntry.target_type == "announcement")
                                  .order_by(AuditEntry.id)))
     assert actions == ["notice.publish", "notice.update", "notice.withdraw"]
+
+
+def _unread_badge(client: FlaskClient) -> int | None:
+    html = text(client.get("/portal/"))
+    if 'id="unread-notices"' not in html:
+        return None
+    return int(html.split('id="unread-notices"', 1)[1].split(">", 1)[1].split("<", 1)[0])
+
+
+def test_the_portal_counts_the_announcements_not_read_yet(web_app: Flask, db: Database, admin: FlaskClient) -> None:
+    """The portal's 公告 panel: its unread count and the newest five, from one resolution of the audience."""
+    reader = client_for(web_app, "gz_maintainer")
+    assert _unread_badge(reader) is None
+    first = publish(admin, "停电通知")
+    for n in range(6):
+        publish(admin, f"例行公告{n}")
+    assert _unread_badge(reader) == 7
+    html = text(reader.get("/portal/"))
+    assert html.count('class="announcement unread"') == 5  # the newest five, all unread
+    assert reader.get(f"/notices/{first}").status_code == 200  # the oldest, not among the five
+    assert _unread_badge(reader) == 6
+    assert _unread_badge(client_for(web_app, "gz_dispatcher")) == 7  # receipts are per person

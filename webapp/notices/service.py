@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -55,24 +55,31 @@ def _for_user(session: Session, user: User, now: datetime) -> ColumnElement[bool
                 or_(Announcement.valid_until.is_(None), Announcement.valid_until > now), reaches)
 
 
+def _shown(condition: ColumnElement[bool], user: User) -> Select[tuple[Announcement, datetime | None]]:
+    """The announcements meeting ``condition`` with when ``user`` read each: pinned first, then the newest."""
+    return (select(Announcement, AnnouncementRead.read_at)
+            .outerjoin(AnnouncementRead, and_(AnnouncementRead.announcement_id == Announcement.id,
+                                              AnnouncementRead.user_id == user.id))
+            .where(condition).order_by(Announcement.pinned.desc(), Announcement.published_at.desc(),
+                                       Announcement.id.desc()))
+
+
 def visible(session: Session, user: User, now: datetime, *, limit: int = 50,
             offset: int = 0) -> tuple[int, list[tuple[Announcement, datetime | None]]]:
     """What ``user`` is shown now — pinned first, then the newest — each with when the user read it."""
     condition = _for_user(session, user, now)
     total = session.scalar(select(func.count()).select_from(Announcement).where(condition)) or 0
-    rows = session.execute(
-        select(Announcement, AnnouncementRead.read_at)
-        .outerjoin(AnnouncementRead, and_(AnnouncementRead.announcement_id == Announcement.id,
-                                          AnnouncementRead.user_id == user.id))
-        .where(condition).order_by(Announcement.pinned.desc(), Announcement.published_at.desc(),
-                                   Announcement.id.desc()).offset(offset).limit(limit)).tuples().all()
-    return total, list(rows)
+    return total, list(session.execute(_shown(condition, user).offset(offset).limit(limit)).tuples().all())
 
 
-def unread_count(session: Session, user: User, now: datetime) -> int:
+def latest_with_unread(session: Session, user: User, now: datetime, *,
+                       limit: int) -> tuple[int, list[tuple[Announcement, datetime | None]]]:
+    """The portal's panel: how many of what ``user`` is shown now they have not read, and the first ``limit`` —
+    the audience resolved once, two statements."""
+    condition = _for_user(session, user, now)
     read = exists().where(AnnouncementRead.announcement_id == Announcement.id, AnnouncementRead.user_id == user.id)
-    return session.scalar(select(func.count()).select_from(Announcement).where(
-        _for_user(session, user, now), ~read)) or 0
+    unread = session.scalar(select(func.count()).select_from(Announcement).where(condition, ~read)) or 0
+    return unread, list(session.execute(_shown(condition, user).limit(limit)).tuples().all())
 
 
 def open_for(session: Session, user: User, announcement_id: int, now: datetime) -> Announcement:

@@ -48,8 +48,7 @@ def home() -> str:
     entries = service.schedule(s, user, now - timedelta(hours=12))
     agenda = sorted([(t.due_at, "task", t) for t in week.items if t.due_at] +
                     [(e.starts_at, "entry", e) for e in entries], key=lambda item: item[0])
-    _, announcements = notices.visible(s, user, now, limit=5)
-    unread = notices.unread_count(s, user, now)
+    unread, announcements = notices.latest_with_unread(s, user, now, limit=5)
     names = pe.identity.display_names(s, [t.assignee_id for t in todo.items] +
                                       [t.assignee_id for t in (org.items if org else [])] +
                                       [a.author_id for a, _ in announcements])
