@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Select, and_, bindparam, case, false, func
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidInput
+from engine.identity.labels import Labels
 from engine.identity.models import Post, User, subtree_ids
 from engine.paging import Page, check_page
 from engine.repository.models import ProcessDefinition
@@ -177,19 +178,19 @@ def _facts_statement() -> Select[tuple[int, str | None, str | None, str]]:
             .where(ProcessInstance.id.in_(bindparam("ids", expanding=True))))
 
 
-def task_facts(session: Session, tasks: Iterable[HumanTask]) -> dict[int, TaskFacts]:
-    """Task id → the customer, customer phone and flow name of its work order and the name of its post."""
+def task_facts(session: Session, tasks: Iterable[HumanTask], labels: Labels) -> dict[int, TaskFacts]:
+    """Task id → the customer, customer phone and flow name of its work order and the name of its post (post names
+    from the process's ``labels``)."""
     rows = list(tasks)
     if not rows:
         return {}
     instances = instance_facts(session, {t.instance_id for t in rows})
-    post_ids = {t.post_id for t in rows if t.post_id}
-    posts = dict(session.execute(select(Post.id, Post.name).where(Post.id.in_(post_ids))).tuples().all()) \
-        if post_ids else {}
+    posts = labels.posts(session, (t.post_id for t in rows))
     facts = {}
     for t in rows:
         customer, phone, flow = instances.get(t.instance_id, InstanceFacts(None, None, t.process_key))
-        facts[t.id] = TaskFacts(customer, phone, flow, posts.get(t.post_id) if t.post_id else None)
+        post = posts.get(t.post_id) if t.post_id else None
+        facts[t.id] = TaskFacts(customer, phone, flow, post[1] if post else None)
     return facts
 
 

@@ -56,7 +56,8 @@ def home() -> str:
     saved = queue.saved_filters(s, user)
     return render_template(
         "portal/home.html", panels=panels, hidden=[p for p, visible in panels if not visible], todo=todo,
-        view=view, columns=queue.columns(s, user), all_columns=queue.COLUMNS, facts=task_facts(s, todo.items),
+        view=view, columns=queue.columns(s, user), all_columns=queue.COLUMNS,
+        facts=task_facts(s, todo.items, pe.ctx.labels),
         flows=[(d.key, d.name) for d in pe.repository.list_latest(s)], steps=_steps(s, user, view),
         saved=[(f, view.with_filters(f.filters)) for f in saved],
         active_filter=next((f.id for f in saved if queue.filter_values(f.filters) == view.filters()), None),
