@@ -27,6 +27,7 @@ from engine.tasks.models import HumanTask
 from eoms.demo import CITIES, flow_posts
 from eoms.settings import Settings
 from handlers import build_registry
+from handlers.kpi import rollup
 from handlers.kpi.models import KpiOrder, KpiStep
 from webapp import create_app
 
@@ -137,6 +138,8 @@ def generate(db: Engine, instances: int, seed: int = 7) -> None:
                 conn.execute(insert(KpiStep), step_rows)
             if order_rows:
                 conn.execute(insert(KpiOrder), order_rows)
+    with make_session_factory(db).begin() as s:  # facts loaded in bulk: their day rollups recomputed
+        rollup.rebuild(s)
     with db.begin() as conn:
         if db.dialect.name == "postgresql":
             conn.execute(text("SELECT setval(pg_get_serial_sequence('process_instance', 'id'), "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, true
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db import Base, UTCDateTime, utcnow
@@ -62,6 +62,38 @@ class KpiOrder(Base):
     transfers: Mapped[int] = mapped_column(Integer)
     overdue_steps: Mapped[int] = mapped_column(Integer)
     on_time: Mapped[bool] = mapped_column(Boolean)
+
+
+class KpiStepDay(Base):
+    """The step facts summed per Beijing day, flow, step and unit, kept up as each fact is written
+    (``handlers.kpi.rollup``): what the statistics add up over long ranges. Percentiles and the views filtered
+    by work order still read the facts."""
+
+    __tablename__ = "kpi_step_day"
+
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)  # Beijing days since 1970-01-01
+    process_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"), primary_key=True)
+    node_name: Mapped[str] = mapped_column(String(300))  # the greatest of the facts' names (as their max())
+    steps: Mapped[int] = mapped_column(Integer)
+    with_limit: Mapped[int] = mapped_column(Integer)  # steps that had a deadline
+    on_time: Mapped[int] = mapped_column(Integer)
+    working_seconds: Mapped[int] = mapped_column(BigInteger)  # their sum
+    transfers: Mapped[int] = mapped_column(Integer)
+
+
+class KpiOrderDay(Base):
+    """The finished work orders summed per Beijing day, flow and unit, kept up as each order's fact is written."""
+
+    __tablename__ = "kpi_order_day"
+
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"), primary_key=True)
+    orders: Mapped[int] = mapped_column(Integer)
+    returns: Mapped[int] = mapped_column(Integer)
+    transfers: Mapped[int] = mapped_column(Integer)
 
 
 class KpiDefinition(Base):

@@ -15,6 +15,7 @@ from engine.identity.models import OrgUnit
 from engine.repository.models import ProcessDefinition
 from engine.runtime.models import ProcessInstance
 from engine.tasks.models import HumanTask
+from handlers.kpi import rollup
 from handlers.kpi.models import KpiStep
 from tests.conftest import utc
 from webapp.stats import queries
@@ -65,6 +66,7 @@ def facts(db, deploy):  # type: ignore[no-untyped-def]
                        "paused_seconds": 0, "on_time": None, "transfers": 0}
                 s.execute(insert(KpiStep), row)
                 rows.append({**row, "unit": unit, "customer": "大客户" if n % 5 == 0 else f"客户{n}"})
+        rollup.rebuild(s)  # facts loaded in bulk: their day rollups recomputed
     return rows
 
 
@@ -125,8 +127,13 @@ def test_a_step_in_the_last_second_of_a_beijing_day_counts_on_that_day(db, facts
             "business_key": row["business_key"], "node_id": "late", "node_name": "late",
             "org_unit_id": row["org_unit_id"], "status": "completed", "allow": "", "created_at": late,
             "completed_at": late, "row_version": 1, "paused_seconds": 0}).scalar_one()
-        s.execute(insert(KpiStep), {k: v for k, v in {**row, "human_task_id": task, "node_id": "late",
-                                                      "completed_at": late}.items() if k not in ("unit", "customer")})
+        fact = {k: v for k, v in {**row, "human_task_id": task, "node_id": "late", "completed_at": late}.items()
+                if k not in ("unit", "customer")}
+        s.execute(insert(KpiStep), fact)
+        rollup.add_step(s, KpiStep(**fact))  # as the recorder adds it: its day computed in Python
     with db.sessions() as s:
         series = daily_series(s, StatsFilter(utc(2026, 5, 8, 16), utc(2026, 5, 11, 16)))  # 9, 10, 11 May
-    assert series.labels == ["2026-05-09", "2026-05-10", "2026-05-11"] and series.steps == [0, 1, 0]
+        assert series.labels == ["2026-05-09", "2026-05-10", "2026-05-11"] and series.steps == [0, 1, 0]
+        # the facts' own day (a range that is not whole days reads them): the same day
+        series = daily_series(s, StatsFilter(utc(2026, 5, 8, 16), utc(2026, 5, 11, 15, 59)))
+        assert series.labels == ["2026-05-09", "2026-05-10", "2026-05-11"] and series.steps == [0, 1, 0]

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from handlers.kpi.models import KpiOrder, KpiStep
 from webapp.i18n import SHANGHAI
-from webapp.stats.queries import StatsFilter, order_conditions, step_conditions
+from webapp.stats import rollup
+from webapp.stats.queries import StatsFilter, order_conditions, rolls_up, scope_units, step_conditions
 
 EPOCH = date(1970, 1, 1)
 BEIJING_OFFSET_SECONDS = 8 * 3600
@@ -40,7 +41,7 @@ def beijing_day(session: Session, column: Any) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         # floor, not the cast's rounding: 23:59:59.6 belongs to its own day
         return (cast(func.floor(extract("epoch", column)), BigInteger) + BEIJING_OFFSET_SECONDS) // 86400
-    return func.date(column, "+8 hours")
+    return func.date(func.substr(column, 1, 19), "+8 hours")  # cut to the second: date() rounds to the ms
 
 
 def day_label(value: Any) -> str:
@@ -77,8 +78,13 @@ def _by_month(counts: Counter[str]) -> Counter[str]:
 
 def daily_series(session: Session, f: StatsFilter) -> Series:
     """Steps (工作量) and work orders finished per day of [f.start, f.end), with the page's filter."""
-    steps = _per_day(session, KpiStep.completed_at, step_conditions(session, f))
-    orders = _per_day(session, KpiOrder.ended_at, order_conditions(session, f))
+    if rolls_up(f):  # whole days: from the day rollups
+        units = scope_units(session, f)
+        steps, orders = (Counter({day_label(d): n for d, n in rollup.per_day(
+            session, f.start, f.end, f.process_key, units, orders=kind).items()}) for kind in (False, True))
+    else:
+        steps = _per_day(session, KpiStep.completed_at, step_conditions(session, f))
+        orders = _per_day(session, KpiOrder.ended_at, order_conditions(session, f))
     first = f.start.astimezone(SHANGHAI).date()
     last = max(first, (f.end - timedelta(microseconds=1)).astimezone(SHANGHAI).date())
     if (last - first).days < MAX_DAYS:

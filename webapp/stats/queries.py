@@ -18,6 +18,8 @@ from engine.repository.models import ProcessDefinition
 from engine.runtime.models import ProcessInstance
 from engine.tasks.models import HumanTask
 from handlers.kpi.models import KpiOrder, KpiStep
+from handlers.kpi.rollup import is_beijing_midnight
+from webapp.stats import rollup
 
 DIMENSIONS = ("person", "post", "org", "flow")
 ORDER_DIMENSIONS = ("org", "flow")  # the dimensions a work order belongs to (its unit, its flow)
@@ -89,18 +91,21 @@ class StepRow:
         return self.late / self.with_limit if self.with_limit else None
 
 
-def _scope_units(session: Session, f: StatsFilter) -> list[int] | None:
+def scope_units(session: Session, f: StatsFilter) -> list[int] | None:
     """The ids of the units counted: the viewer's subtree, narrowed to the chosen unit's subtree; None for
     everything. Read first and given to the queries as a list: the planner then knows how many facts they
     cover (a path prefix condition inside the query makes it guess one unit and pick a plan for one)."""
-    if f.org_unit_id:
-        chosen = unit_subtree_ids(session, f.org_unit_id)
-        units = chosen.where(under(f.org_path)) if f.org_path else chosen
-    elif f.org_path:
-        units = subtree_ids(f.org_path)
-    else:
+    if not (f.org_unit_id or f.org_path):
         return None
-    return list(session.scalars(units))
+    key = ("stats_units", f.org_unit_id, f.org_path)  # a page asks for them several times: once per session
+    if key not in session.info:
+        if f.org_unit_id:
+            chosen = unit_subtree_ids(session, f.org_unit_id)
+            units = chosen.where(under(f.org_path)) if f.org_path else chosen
+        else:
+            units = subtree_ids(f.org_path)
+        session.info[key] = list(session.scalars(units))
+    return list(session.info[key])
 
 
 def _instance_filter(f: StatsFilter) -> Select[tuple[int]] | None:
@@ -114,11 +119,17 @@ def _instance_filter(f: StatsFilter) -> Select[tuple[int]] | None:
     return select(ProcessInstance.id).where(and_(*conditions)) if conditions else None
 
 
+def rolls_up(f: StatsFilter) -> bool:
+    """Whether the day rollups can answer for ``f``: whole Beijing days, and no filter by customer, phone or
+    circuit (those reach inside the work orders, which the rollups do not hold)."""
+    return _reads_from_top(f) and is_beijing_midnight(f.start) and is_beijing_midnight(f.end)
+
+
 def step_conditions(session: Session, f: StatsFilter) -> list[Any]:
     conditions: list[Any] = [KpiStep.completed_at >= f.start, KpiStep.completed_at < f.end]
     if f.process_key:
         conditions.append(KpiStep.process_key == f.process_key)
-    if (units := _scope_units(session, f)) is not None:
+    if (units := scope_units(session, f)) is not None:
         conditions.append(KpiStep.org_unit_id.in_(units))
     if (instances := _instance_filter(f)) is not None:
         conditions.append(KpiStep.instance_id.in_(instances))
@@ -207,7 +218,10 @@ def group_stats(session: Session, f: StatsFilter, by: str, now: datetime) -> Gro
     conditions = step_conditions(session, f)
     from_top = by == "flow" and _reads_from_top(f)  # flows are few, and indexed by working time
     inline = None if from_top else _p90_inline(session, KpiStep.working_seconds)
-    rows = _group_rows(session, column, conditions, inline)
+    if from_top and rolls_up(f):
+        rows = _rolled_group_rows(session, f)
+    else:
+        rows = _group_rows(session, column, conditions, inline)
     if inline is None:
         found = _p90_apart(session, [column], conditions, {(k,): r.completed for k, r in rows.items()}, from_top)
         for (key,), value in found.items():
@@ -236,6 +250,17 @@ def _group_rows(session: Session, column: Any, conditions: list[Any], inline: An
     return rows
 
 
+def _rolled_group_rows(session: Session, f: StatsFilter) -> dict[Any, GroupRow]:
+    """What :func:`_group_rows` gives per flow, from the day rollup."""
+    rows: dict[Any, GroupRow] = {}
+    for key, completed, with_limit, on_time, working, transfers in rollup.step_sums(
+            session, f.start, f.end, f.process_key, scope_units(session, f), by_step=False):
+        rows[key] = GroupRow(key, "", completed=int(completed), with_limit=int(with_limit), on_time=int(on_time),
+                             late=int(with_limit) - int(on_time), mean_seconds=int(working) / int(completed),
+                             transfers=int(transfers))
+    return rows
+
+
 def _add_open(session: Session, f: StatsFilter, by: str, now: datetime, rows: dict[Any, GroupRow]) -> None:
     column = _open_column(by)
     # a suspended task's clock stopped: it is overdue only if its deadline passed before it was suspended
@@ -243,7 +268,7 @@ def _add_open(session: Session, f: StatsFilter, by: str, now: datetime, rows: di
     conditions: list[Any] = [HumanTask.status == "ready"]
     if f.process_key:
         conditions.append(HumanTask.process_key == f.process_key)
-    if (units := _scope_units(session, f)) is not None:
+    if (units := scope_units(session, f)) is not None:
         conditions.append(HumanTask.org_unit_id.in_(units))
     if (instances := _instance_filter(f)) is not None:
         conditions.append(HumanTask.instance_id.in_(instances))
@@ -260,7 +285,7 @@ def order_conditions(session: Session, f: StatsFilter) -> list[Any]:
     conditions: list[Any] = [KpiOrder.ended_at >= f.start, KpiOrder.ended_at < f.end]
     if f.process_key:
         conditions.append(KpiOrder.process_key == f.process_key)
-    if (units := _scope_units(session, f)) is not None:
+    if (units := scope_units(session, f)) is not None:
         conditions.append(KpiOrder.org_unit_id.in_(units))
     if (instances := _instance_filter(f)) is not None:
         conditions.append(KpiOrder.instance_id.in_(instances))
@@ -269,10 +294,11 @@ def order_conditions(session: Session, f: StatsFilter) -> list[Any]:
 
 def _add_orders(session: Session, f: StatsFilter, by: str, rows: dict[Any, GroupRow]) -> None:
     column = KpiOrder.process_key if by == "flow" else KpiOrder.org_unit_id
-    for key, orders, returns, transfers in session.execute(
-        select(column, func.count(), func.sum(KpiOrder.returns), func.sum(KpiOrder.transfers))
-        .where(*order_conditions(session, f)).group_by(column)
-    ):
+    found = rollup.order_sums(session, f.start, f.end, f.process_key, scope_units(session, f), by=by) \
+        if rolls_up(f) else session.execute(
+            select(column, func.count(), func.sum(KpiOrder.returns), func.sum(KpiOrder.transfers))
+            .where(*order_conditions(session, f)).group_by(column))
+    for key, orders, returns, transfers in found:
         row = rows.setdefault(key, GroupRow(key, ""))
         row.orders, row.returns = orders, int(returns or 0)
         row.order_transfers = int(transfers or 0)
@@ -318,7 +344,12 @@ def step_stats(session: Session, f: StatsFilter, definition_id: int | None = Non
             select(ProcessInstance.id).where(ProcessInstance.definition_id == definition_id)))
     from_top = definition_id is None and _reads_from_top(f)  # each step's top tenth from its index
     inline = None if from_top else _p90_inline(session, KpiStep.working_seconds)
-    found = _step_rows(session, conditions, inline)
+    if from_top and rolls_up(f):
+        found = [(key, node_id, name, int(count), int(working) / int(count), with_limit, on_time, None)
+                 for key, node_id, name, count, with_limit, on_time, working, _ in rollup.step_sums(
+                     session, f.start, f.end, f.process_key, scope_units(session, f), by_step=True)]
+    else:
+        found = _step_rows(session, conditions, inline)
     if inline is None:
         p90 = _p90_apart(session, [KpiStep.process_key, KpiStep.node_id], conditions,
                          {(r[0], r[1]): r[3] for r in found}, from_top)
