@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, inspect, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from engine.db import Base, UTCDateTime, status_check, utcnow
 
@@ -24,6 +26,7 @@ class IncidentStatus(StrEnum):
 
 
 INSTANCE_STATUSES = tuple(InstanceStatus)
+OPEN_KEY = "status != 'cancelled'"  # a business key is unique among the work orders not cancelled
 
 
 class ProcessInstance(Base):
@@ -36,7 +39,7 @@ class ProcessInstance(Base):
         Index("ix_process_instance_started_at", "started_at"),
         Index("ix_process_instance_ended_at", "ended_at"),
         Index("uq_process_instance_open_business_key", "process_key", "business_key", unique=True,
-              sqlite_where=text("status != 'cancelled'"), postgresql_where=text("status != 'cancelled'")),
+              sqlite_where=text(OPEN_KEY), postgresql_where=text(OPEN_KEY)),
         status_check(InstanceStatus),
     )
 
@@ -117,3 +120,21 @@ class EventSubscription(Base):
                                                       index=True)
     process_key: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+def insert_unless_key_taken(session: Session, instance: ProcessInstance) -> ProcessInstance | None:
+    """Insert a new work order; None when a concurrent start took its business key first.
+
+    ``INSERT … ON CONFLICT DO NOTHING RETURNING`` on the open-key index: the race leaves no failed statement, so
+    the caller's transaction stays usable (to draw another number, or to answer with a clear refusal) without a
+    savepoint's two extra round trips. Returns the persistent instance."""
+    dialect = session.get_bind().dialect.name
+    insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}.get(dialect)
+    if insert is None:
+        raise RuntimeError(f"EOMS runs on PostgreSQL or SQLite, not {dialect}")
+    values = {attr.key: getattr(instance, attr.key) for attr in inspect(ProcessInstance).column_attrs
+              if attr.key in instance.__dict__}
+    statement = (insert(ProcessInstance).values(**values)
+                 .on_conflict_do_nothing(index_elements=["process_key", "business_key"], index_where=text(OPEN_KEY))
+                 .returning(ProcessInstance))
+    return session.scalars(statement).first()

@@ -11,7 +11,6 @@ from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.exceptions import WorkflowException
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.context import EngineContext
@@ -34,7 +33,7 @@ from engine.runtime.executor import (
 from engine.runtime.migration import MigrationCheck, target_of
 from engine.runtime.migration import check as check_migration
 from engine.runtime.migration import migrate as migrate_instance
-from engine.runtime.models import Incident, IncidentStatus, InstanceStatus, ProcessInstance
+from engine.runtime.models import Incident, IncidentStatus, InstanceStatus, ProcessInstance, insert_unless_key_taken
 from engine.spiff.event_names import MESSAGE
 from engine.spiff.stepping import all_tasks
 from engine.spiff.timers import fire_start_timers
@@ -119,12 +118,11 @@ class RuntimeService(DeliveryActions):
             started_by_id=actor_id,
         )
         instance.take_search_fields(data)
-        session.add(instance)
-        try:
-            session.flush()
-        except IntegrityError:  # the same business key started a moment ago by someone else (checked just above)
+        inserted = insert_unless_key_taken(session, instance)
+        if inserted is None:  # the same business key started a moment ago by someone else (checked just above)
             raise InvalidInput(f"business key '{business_key}' was just used by another instance of '{process_key}'",
-                               {"business_key": "already used"}) from None
+                               {"business_key": "already used"})
+        instance = inserted
         with conflict_guard(f"work order {business_key}"):
             started = {"process_key": process_key, "version": definition_row.version}
             if definition.start_form:  # what the start form said, for the history of each business field

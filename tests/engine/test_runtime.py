@@ -8,6 +8,7 @@ from sqlalchemy import select
 from engine.errors import ConcurrencyConflict, InvalidInput, InvalidState, NotAllowed, NotFound
 from engine.history.models import HistoryEvent
 from engine.runtime.models import ProcessInstance
+from engine.runtime.service import RuntimeService
 from engine.tasks.models import HumanTask
 from tests.conftest import user
 
@@ -132,6 +133,26 @@ def test_start_errors_are_clear_and_store_nothing(pe, db, deploy):
             pe.runtime.start(s, "review_loop", business_key="WO-11", data={}, actor=alice, org_code="SZ")
     with db.sessions() as s:
         assert s.scalar(select(ProcessInstance.business_key).where(ProcessInstance.business_key != "WO-9")) is None
+
+
+def test_a_business_key_taken_by_a_concurrent_start_leaves_the_transaction_usable(pe, db, deploy, monkeypatch):
+    """The race the check before the insert cannot see (another start commits the same key in between): the start
+    is refused as ``already used`` and the caller's transaction goes on — a generated number is drawn again and
+    that start commits, as the integration API does for 20 concurrent posts."""
+    deploy("review_loop.bpmn")
+    start_review(pe, db, "WO-RACE")
+    monkeypatch.setattr(RuntimeService, "_open_with_key", staticmethod(lambda *_args: None))  # the race window
+    with db.sessions.begin() as s:
+        alice = user(s, pe, "alice")
+        with pytest.raises(InvalidInput, match="just used") as refused:
+            pe.runtime.start(s, "review_loop", business_key="WO-RACE", data={"rounds": 0}, actor=alice)
+        assert refused.value.details["fields"] == {"business_key": "already used"}
+        again = pe.runtime.start(s, "review_loop", business_key="WO-RACE-2", data={"rounds": 0}, actor=alice)
+        assert again.instance.id and again.tasks
+    with db.sessions() as s:
+        keys = sorted(s.scalars(select(ProcessInstance.business_key)))
+        assert keys == ["WO-RACE", "WO-RACE-2"]
+        assert s.scalar(select(HumanTask.id).where(HumanTask.instance_id == again.instance.id)) is not None
 
 
 def test_cancel_closes_open_tasks(pe, db, deploy):
