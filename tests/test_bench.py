@@ -127,3 +127,17 @@ def test_the_web_scenario_loads_the_pages_with_fifty_users_and_loses_no_completi
     assert figures["complete"]["requests"] == 50
     assert result["completed_through_web"] == {"sent": 50, "accept_completed": 50, "handle_created": 50}
     assert result["nothing_lost"] is True
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_the_console_scenario_times_each_page_and_judges_the_year_of_statistics(database: str):
+    proc = subprocess.run([EOMS, "bench", "--json", "--scenario", "console", "--instances", "300",
+                           *_database_args(database)], capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["scenario"] == "console" and result["database"] == database and result["instances"] == 300
+    assert len(result["pages"]) == 7
+    assert all(0 < page["median_ms"] <= page["p95_ms"] for page in result["pages"].values())
+    year = result["pages"]["statistics by flow (a whole year)"]
+    assert year["goal_ms"] == {"sqlite": 1000.0, "postgresql": 300.0}[database]
+    assert year["met"] is (year["p95_ms"] <= year["goal_ms"])
