@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import CheckConstraint, DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import DBAPIError, InvalidatePoolError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -115,8 +115,8 @@ def _ping_when_idle(engine: Engine) -> None:
 
     SQLAlchemy's ``pool_pre_ping`` costs a round trip on every checkout, i.e. on every request under load; a
     connection returned a moment ago is alive as far as a ping could tell. A failed ping makes the pool retry
-    with a new connection; a server that goes away within the idle window fails that request's statement,
-    which invalidates the pool as any disconnect does.
+    with a new connection and recycles the whole pool (as ``pool_pre_ping`` does); a server that goes away within
+    the idle window fails that request's statement, which invalidates the pool as any disconnect does.
     """
 
     @event.listens_for(engine, "checkin")
@@ -131,7 +131,8 @@ def _ping_when_idle(engine: Engine) -> None:
         try:
             engine.dialect.do_ping(dbapi_conn)  # the dialect's own ping, as pool_pre_ping sends it
         except Exception as error:  # any failure: the connection is not usable
-            raise DisconnectionError(f"the pooled connection did not answer: {error}") from error
+            # as pool_pre_ping does: the server went away, so every pooled connection is stale — recycle them all
+            raise InvalidatePoolError(f"the pooled connection did not answer: {error}") from error
 
 
 def make_session_factory(engine: Engine, *, writer: bool = False) -> sessionmaker[Session]:

@@ -91,7 +91,8 @@ def rebuild_statements(dialect: str) -> list[str]:
 
 
 def rebuild(session: Session) -> None:
-    """Recompute both rollups from the facts, in the caller's transaction."""
+    """Recompute both rollups from the facts, in the caller's transaction. Offline only: a fact written meanwhile
+    by another transaction would make its upsert or this insert fail on the key (loudly, never a wrong count)."""
     session.execute(delete(KpiStepDay))
     session.execute(delete(KpiOrderDay))
     for statement in rebuild_statements(session.get_bind().dialect.name):
