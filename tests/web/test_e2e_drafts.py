@@ -81,3 +81,37 @@ def test_typing_keeps_the_session_and_an_idle_logout_keeps_the_draft(db: Databas
         expect(viewer_field(page, "处理进展").locator("textarea")).to_have_value("")
         with db.sessions() as s:
             assert s.scalars(select(TaskDraft).where(TaskDraft.task_id == handle)).all() == []
+
+
+def test_a_draft_the_server_failed_to_save_is_sent_again_without_more_typing(db: Database, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                            deploy_flows, page: Page) -> None:
+    """A save answered by a server error (a busy database, a restart) is retried a moment later: the typed text
+    reaches the server although the user stopped typing; a refusal (409) is not retried."""
+    app = make_web_app(db, tmp_path)
+    deploy_flows(app.extensions["eoms"]["engine"])
+    with db.sessions.begin() as s:
+        add_rule(s, "*", "*", post="maintainer", org_unit="GZ")
+    handle = complete(app, db, start_fault(app, db, "DRAFT-2"), "gz_dispatcher", ACCEPT)
+    posts: list[str] = []  # what each save after the typing got
+    armed: list[bool] = []
+
+    def first_fails(route) -> None:  # type: ignore[no-untyped-def]
+        if not armed:
+            route.continue_()  # a save made while typing (the first keystroke saves at once)
+        elif not posts:
+            posts.append("500")
+            route.fulfill(status=500, body="Internal Server Error", content_type="text/html")
+        else:
+            posts.append("sent")
+            route.continue_()
+
+    with serve(app) as base:
+        sign_in(page, base, "gz_maintainer", f"/tasks/{handle}")
+        expect(page).to_have_url(f"{base}/tasks/{handle}")
+        page.route(f"**/tasks/{handle}/draft", first_fails)
+        progress = viewer_field(page, "处理进展").locator("textarea")
+        progress.press_sequentially("光缆已熔接", delay=30)
+        armed.append(True)  # the save a moment after the last keystroke is the one that fails
+        assert saved_text(db, handle, page, "光缆已熔接") == "光缆已熔接"  # waits for the save after the typing
+        assert posts[:2] == ["500", "sent"]  # the failed save, then the same text sent again
+        expect(page.locator("#draft-status")).to_contain_text("草稿已保存")

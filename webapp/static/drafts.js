@@ -29,7 +29,12 @@
     if (status) { status.textContent = TEXT.saving; }
     fetch(form.dataset.draftUrl, { method: "POST", body: payload(), credentials: "same-origin",
                                    headers: { Accept: "application/json" } })
-      .then(function (r) { return r.json().catch(function () { return { saved: false, message: String(r.status) }; }); })
+      .then(function (r) {
+        // a server that failed (5xx, or no JSON answer) is asked again a moment later: what was typed is not
+        // lost because the user stopped typing; a refusal (the task cannot take a draft, too big) is final
+        if (r.status >= 500) { dirty = true; }
+        return r.json().catch(function () { dirty = true; return { saved: false, message: String(r.status) }; });
+      })
       .then(function (answer) {
         if (status) { status.textContent = answer.saved ? answer.message : TEXT.failed + (answer.message || ""); }
         document.dispatchEvent(new CustomEvent("eoms:activity", { detail: { server: true } }));
