@@ -380,6 +380,23 @@ def test_keepalive_resets_the_idle_clock_and_asking_does_not(db: Database, tmp_p
     assert not logged_in(client)
 
 
+def test_the_idle_countdown_says_zero_only_when_the_server_would_log_out(db: Database, tmp_path):  # type: ignore[no-untyped-def]
+    """The page leaves for ``/auth/logout?reason=idle`` when ``/auth/idle`` says 0: with 0.4 s still left the
+    answer is 1 (not a rounded-down 0), and the logout link then still asks for confirmation; past the limit
+    it is 0 and the same link ends the session."""
+    app = app_with(db, tmp_path, EOMS_IDLE_LOGOUT_SECONDS="60")
+    client = app.test_client()
+    login(client, "alice")
+    with client.session_transaction() as sess:
+        sess["last_active"] = time.time() - 59.6
+    assert client.get("/auth/idle").get_json()["left"] == 1
+    page = client.get("/auth/logout?reason=idle")
+    assert page.status_code == 200 and logged_in(client)  # the confirmation page: the time is not up
+    with client.session_transaction() as sess:
+        sess["last_active"] = time.time() - 60.2
+    assert client.get("/auth/logout?reason=idle").status_code == 302 and not logged_in(client)
+
+
 # -- language -----------------------------------------------------------------------------------------------
 def test_language_switch(plain_app: Flask):
     client = plain_app.test_client()

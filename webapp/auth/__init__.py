@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import timedelta
 from typing import Any
@@ -194,4 +195,7 @@ def keepalive() -> Response:
 def idle_status() -> Response:
     """Seconds left before the idle logout (asking does not count as activity)."""
     limit = current_app.config["EOMS_IDLE_LOGOUT_SECONDS"]
-    return jsonify({"left": max(0, int(limit - (time.time() - session.get("last_active", time.time()))))})
+    elapsed = time.time() - session.get("last_active", time.time())
+    # whole seconds rounded up: 0 only once the idle logout would really end the session (a rounded-down 0.4 s
+    # sent the page to /auth/logout?reason=idle before the server agreed, which then showed its confirmation)
+    return jsonify({"left": 0 if elapsed > limit else max(1, math.ceil(limit - elapsed))})
