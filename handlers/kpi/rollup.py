@@ -23,13 +23,17 @@ BEIJING_OFFSET = timedelta(hours=8)  # China has kept UTC+8 all year since 1991
 DAY = timedelta(days=1)
 
 
+def _beijing_since_epoch(moment: datetime) -> timedelta:
+    return moment.astimezone(UTC) + BEIJING_OFFSET - EPOCH
+
+
 def beijing_day_number(moment: datetime) -> int:
     """Days since 1970-01-01 of ``moment``'s Beijing calendar day (exact: no floating point near midnight)."""
-    return (moment.astimezone(UTC) + BEIJING_OFFSET - EPOCH) // DAY
+    return _beijing_since_epoch(moment) // DAY
 
 
 def is_beijing_midnight(moment: datetime) -> bool:
-    return (moment.astimezone(UTC) + BEIJING_OFFSET - EPOCH) % DAY == timedelta(0)
+    return _beijing_since_epoch(moment) % DAY == timedelta(0)
 
 
 def _upsert(session: Session, table: Table, keys: dict[str, Any], sums: dict[str, int],
@@ -68,7 +72,8 @@ def add_order(session: Session, fact: KpiOrder) -> None:
 def day_sql(dialect: str, column: str) -> str:
     """The Beijing day number of a stored UTC time column, in SQL (the same day as :func:`beijing_day_number`)."""
     if dialect == "postgresql":
-        return f"CAST((CAST(floor(extract(epoch FROM {column})) AS BIGINT) + 28800) / 86400 AS INTEGER)"
+        offset = int(BEIJING_OFFSET.total_seconds())
+        return f"CAST((CAST(floor(extract(epoch FROM {column})) AS BIGINT) + {offset}) / 86400 AS INTEGER)"
     # SQLite keeps naive UTC text: cut to the second (its date functions round to the millisecond, which would put
     # 23:59:59.9995 on the next day), the Beijing date, then that date's exact (x.5) Julian day number
     return f"CAST(julianday(date(substr({column}, 1, 19), '+8 hours')) - 2440587.5 AS INTEGER)"

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select, text
 
-from bench.engine_bench import DIAGRAM, PROCESS_KEY
-from bench.http_bench import POSTS
+from bench import http_bench
+from bench.engine_bench import PROCESS_KEY
 from engine.core import ProcessEngine
 from engine.db import make_session_factory
 from engine.identity.models import OrgUnit
@@ -171,21 +171,16 @@ def test_concurrent_completions_all_land_in_their_day_row(db: Database) -> None:
     if db.kind != "postgresql":
         pytest.skip("concurrent writers are checked on PostgreSQL (SQLite has one writer at a time)")
     pe = ProcessEngine(build_registry())
+    http_bench._world(db.engine)  # the bench's unit, its three posts, one user "b_all" holding them, the diagram
     with db.sessions.begin() as s:
-        pe.identity.add_org_unit(s, "RU", "汇总测试")
-        for code in POSTS:
-            pe.identity.add_post(s, code, code)
-        pe.identity.add_user(s, "ru", display_name="汇总", password="rollup-password", org_code="RU",
-                             post_codes=list(POSTS))
-        pe.repository.deploy(s, DIAGRAM.read_bytes(), DIAGRAM.name)
-        actor = pe.identity.get_user(s, "ru")
+        actor = pe.identity.get_user(s, "b_all")
         tasks = [pe.runtime.start(s, PROCESS_KEY, business_key=f"RU-{n}", data={"vip": False},
                                   actor=actor).tasks[0].id for n in range(40)]
     writers = make_session_factory(db.engine, writer=True)
 
     def complete(task_id: int) -> None:
         with writers.begin() as s:
-            pe.tasks.complete(s, task_id, pe.identity.get_user(s, "ru"), {})
+            pe.tasks.complete(s, task_id, pe.identity.get_user(s, "b_all"), {})
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(complete, tasks))

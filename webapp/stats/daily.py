@@ -13,12 +13,13 @@ from sqlalchemy import BigInteger, cast, extract, func, select
 from sqlalchemy.orm import Session
 
 from handlers.kpi.models import KpiOrder, KpiStep
+from handlers.kpi.rollup import BEIJING_OFFSET
 from webapp.i18n import SHANGHAI
 from webapp.stats import rollup
 from webapp.stats.queries import StatsFilter, order_conditions, rolls_up, scope_units, step_conditions
 
 EPOCH = date(1970, 1, 1)
-BEIJING_OFFSET_SECONDS = 8 * 3600
+BEIJING_OFFSET_SECONDS = int(BEIJING_OFFSET.total_seconds())
 MAX_DAYS = 366  # a longer range is shown per month
 MAX_MONTHS = 240  # a longer one still is cut to the months that have data
 
